@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "prefect-worker",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "prefect-worker", targets: ["prefect-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure decisions: no I/O, no clock, no randomness of its own.
+        .target(name: "PrefectWorkerCore"),
+        // The Prefect REST client.
+        .target(
+            name: "PrefectAPI",
+            dependencies: [
+                "PrefectWorkerCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // posix_spawn with a new session, a working directory and default signal dispositions.
+        .target(name: "CProcessSpawn"),
+        .target(
+            name: "ProcessSupervisor",
+            dependencies: ["PrefectWorkerCore", "CProcessSpawn"]
+        ),
+        .target(
+            name: "PrefectWorker",
+            dependencies: [
+                "PrefectWorkerCore", "PrefectAPI", "ProcessSupervisor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "prefect-worker",
+            dependencies: [
+                "PrefectWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
+        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore"]),
+    ]
+)

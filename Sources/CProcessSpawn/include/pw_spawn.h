@@ -1,0 +1,20 @@
+#ifndef PW_SPAWN_H
+#define PW_SPAWN_H
+
+#include <sys/types.h>
+
+/// Starts `path` with `argv`/`envp` in a new session (so its own process group, PGID = PID), in
+/// `cwd` (NULL: inherit), with stdin from /dev/null, stdout/stderr on the given descriptors (-1:
+/// /dev/null), every signal at its default disposition and an empty signal mask (the worker
+/// ignores SIGTERM/SIGINT itself; a child must not inherit that).
+/// Returns 0 and sets *pid, or an errno value.
+int pw_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
+             int stdout_fd, int stderr_fd, pid_t *pid);
+
+/// Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER). Returns 0 or errno.
+int pw_set_child_subreaper(void);
+
+/// pipe2(O_CLOEXEC): both ends close on exec, so one run never inherits another's pipe. 0 or errno.
+int pw_pipe_cloexec(int fds[2]);
+
+#endif

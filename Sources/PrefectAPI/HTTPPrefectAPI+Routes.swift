@@ -1,0 +1,103 @@
+import Foundation
+import NIOHTTP1
+import PrefectWorkerCore
+
+extension HTTPPrefectAPI {
+    public func isHealthy() async -> Bool {
+        (try? await send(.GET, "/health", policy: RetryPolicy(maxRetries: 0))) != nil
+    }
+
+    public func readWorkPool(named name: String, retry policy: RetryPolicy) async throws -> WorkPool? {
+        let path = "/work_pools/\(Self.escape(name))"
+        let answer = try await send(.GET, path, accepting: [404], policy: policy)
+        if answer.status == 404 { return nil }
+        return try decode(WorkPool.self, answer, route: "GET \(path)")
+    }
+
+    public func createWorkPool(named name: String, type: String, baseJobTemplate: JSONValue) async throws -> WorkPool {
+        let body: JSONValue = ["name": .string(name), "type": .string(type), "base_job_template": baseJobTemplate]
+        let answer = try await send(.POST, "/work_pools/", json: try Self.encode(body), accepting: [409])
+        if answer.status == 409, let existing = try await readWorkPool(named: name, retry: retry) {
+            return existing
+        }
+        return try decode(WorkPool.self, answer, route: "POST /work_pools/")
+    }
+
+    public func updateBaseJobTemplate(pool: String, template: JSONValue) async throws {
+        let body: JSONValue = ["base_job_template": template]
+        _ = try await send(.PATCH, "/work_pools/\(Self.escape(pool))", json: try Self.encode(body))
+    }
+
+    public func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int) async throws {
+        let body: JSONValue = ["name": .string(worker), "heartbeat_interval_seconds": .number(Double(intervalSeconds))]
+        _ = try await send(.POST, "/work_pools/\(Self.escape(pool))/workers/heartbeat", json: try Self.encode(body))
+    }
+
+    public func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?) async throws
+        -> [ScheduledFlowRun]
+    {
+        var body: [String: JSONValue] = [
+            "work_queue_names": .array(queues.map { .string($0) }),
+            "scheduled_before": .string(Self.timestamp(scheduledBefore)),
+        ]
+        if let limit { body["limit"] = .number(Double(limit)) }
+        let path = "/work_pools/\(Self.escape(pool))/get_scheduled_flow_runs"
+        let answer = try await send(.POST, path, json: try Self.encode(.object(body)))
+        return try decode([ScheduledFlowRun].self, answer, route: "POST \(path)")
+    }
+
+    public func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
+        -> OrchestrationResult
+    {
+        let state: JSONValue = [
+            "type": .string(proposal.type.rawValue),
+            "name": .string(proposal.name),
+            "message": proposal.message.map { .string($0) } ?? .null,
+            "state_details": ["transition_id": .string(transitionId)],
+        ]
+        let body: JSONValue = ["state": state, "force": .bool(proposal.force)]
+        let path = "/flow_runs/\(flowRunId)/set_state"
+        let answer = try await send(.POST, path, json: try Self.encode(body))
+        return try decode(OrchestrationResult.self, answer, route: "POST \(path)")
+    }
+
+    public func readFlowRun(id: String) async throws -> FlowRun {
+        let path = "/flow_runs/\(id)"
+        return try decode(FlowRun.self, try await send(.GET, path), route: "GET \(path)")
+    }
+
+    public func readDeployment(id: String) async throws -> Deployment? {
+        let path = "/deployments/\(id)"
+        let answer = try await send(.GET, path, accepting: [404])
+        if answer.status == 404 { return nil }
+        return try decode(Deployment.self, answer, route: "GET \(path)")
+    }
+
+    public func readFlow(id: String) async throws -> Flow? {
+        let path = "/flows/\(id)"
+        let answer = try await send(.GET, path, accepting: [404])
+        if answer.status == 404 { return nil }
+        return try decode(Flow.self, answer, route: "GET \(path)")
+    }
+
+    public func setInfrastructurePid(flowRunId: String, pid: Int32) async throws {
+        let body: JSONValue = ["infrastructure_pid": .string(String(pid))]
+        _ = try await send(.PATCH, "/flow_runs/\(flowRunId)", json: try Self.encode(body))
+    }
+
+    // MARK: - Helpers
+
+    static func encode(_ value: JSONValue) throws -> Data {
+        try JSONEncoder().encode(value)
+    }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? segment
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

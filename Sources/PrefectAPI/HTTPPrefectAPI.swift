@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PrefectWorkerCore
+
+/// `PrefectAPI` over HTTP with AsyncHTTPClient. Every request carries the auth and custom headers;
+/// 408/429/5xx and connection failures are retried by `RetryPolicy`, everything else is final.
+public final class HTTPPrefectAPI: PrefectAPI {
+    public let configuration: PrefectAPIConfiguration
+    let client: HTTPClient
+    let logger: Logger
+    let retry: RetryPolicy
+
+    public init(configuration: PrefectAPIConfiguration, retry: RetryPolicy = RetryPolicy(), logger: Logger) {
+        self.configuration = configuration
+        self.retry = retry
+        self.logger = logger
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(
+            connect: .seconds(10), read: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    struct Answer {
+        var status: Int
+        var body: ByteBuffer
+    }
+
+    /// Sends one request, retrying per `policy`; returns the answer for 2xx and for the statuses in
+    /// `accepting`, throws `PrefectAPIError` otherwise.
+    func send(
+        _ method: HTTPMethod, _ path: String, json body: Data? = nil, accepting: Set<Int> = [],
+        policy: RetryPolicy? = nil
+    ) async throws -> Answer {
+        let policy = policy ?? retry
+        let route = "\(method.rawValue) \(path)"
+        var retryNumber = 0
+        while true {
+            try Task.checkCancellation()
+            let failure: RetryPolicy.Failure
+            let failed: PrefectAPIError
+            var retryAfter: Double?
+            do {
+                var request = HTTPClientRequest(url: configuration.baseURL + path)
+                request.method = method
+                for (name, value) in configuration.headers { request.headers.add(name: name, value: value) }
+                if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+                let response = try await client.execute(
+                    request, timeout: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
+                let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+                let status = Int(response.status.code)
+                if (200..<300).contains(status) || accepting.contains(status) {
+                    return Answer(status: status, body: bytes)
+                }
+                failure = .status(status)
+                retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
+                failed = .http(status: status, route: route, detail: ErrorDetail.extract(from: bytes))
+            } catch let cancelled as CancellationError {
+                throw cancelled
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                failure = .connection
+                failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
+            }
+            retryNumber += 1
+            guard let delay = policy.delay(beforeRetry: retryNumber, after: failure, retryAfter: retryAfter, random: Double.random(in: 0..<1))
+            else { throw failed }
+            logger.warning(
+                "Prefect API call failed; retrying",
+                metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
+            try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ answer: Answer, route: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(answer.body.readableBytesView))
+        } catch {
+            throw PrefectAPIError.undecodable(route: route, reason: String(describing: error))
+        }
+    }
+}

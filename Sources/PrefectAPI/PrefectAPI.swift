@@ -1,0 +1,30 @@
+import Foundation
+import PrefectWorkerCore
+
+/// The calls the worker makes to a Prefect server (protocol doc 2.8). One protocol so the
+/// orchestration depends on what it needs, not on HTTP.
+public protocol PrefectAPI: Sendable {
+    /// `GET /health`; true when the server answers.
+    func isHealthy() async -> Bool
+    /// `GET /work_pools/{name}`; nil when the pool does not exist.
+    func readWorkPool(named name: String, retry: RetryPolicy) async throws -> WorkPool?
+    /// `POST /work_pools/`; when another worker created it first, the existing pool.
+    func createWorkPool(named name: String, type: String, baseJobTemplate: JSONValue) async throws -> WorkPool
+    /// `PATCH /work_pools/{name}` with a new base job template.
+    func updateBaseJobTemplate(pool: String, template: JSONValue) async throws
+    /// `POST /work_pools/{pool}/workers/heartbeat`.
+    func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int) async throws
+    /// `POST /work_pools/{pool}/get_scheduled_flow_runs`.
+    func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?) async throws
+        -> [ScheduledFlowRun]
+    /// `POST /flow_runs/{id}/set_state`, retried with the same `transitionId`.
+    func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
+    /// `GET /flow_runs/{id}`.
+    func readFlowRun(id: String) async throws -> FlowRun
+    /// `GET /deployments/{id}`; nil when it was deleted.
+    func readDeployment(id: String) async throws -> Deployment?
+    /// `GET /flows/{id}`; nil when it was deleted.
+    func readFlow(id: String) async throws -> Flow?
+    /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.
+    func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
+}

@@ -1,0 +1,22 @@
+/// A failed Prefect API call, after any retries. `description` is one line naming the route.
+public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
+    /// The server answered with an error status; `detail` is its own explanation.
+    case http(status: Int, route: String, detail: String)
+    /// No answer: connection refused, reset, timed out.
+    case connection(route: String, reason: String)
+    /// An answer that could not be read.
+    case undecodable(route: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .http(let status, let route, let detail): return "\(route) answered HTTP \(status): \(detail)"
+        case .connection(let route, let reason): return "\(route) could not be reached: \(reason)"
+        case .undecodable(let route, let reason): return "\(route) answered something unreadable: \(reason)"
+        }
+    }
+
+    public var status: Int? {
+        if case .http(let status, _, _) = self { return status }
+        return nil
+    }
+}

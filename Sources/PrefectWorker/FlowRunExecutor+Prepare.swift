@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+import ProcessSupervisor
+
+/// Everything needed to start a claimed run's child.
+struct PreparedRun: Sendable {
+    let run: FlowRun
+    let job: JobConfiguration
+    let reporting: StateReporting
+    let arguments: [String]
+    let environment: [String: String]
+}
+
+extension FlowRunExecutor {
+    /// Reads the deployment, renders the job template and decides the command and environment.
+    func prepare(_ run: FlowRun, logger: Logger) async throws -> PreparedRun {
+        var deployment: Deployment?
+        if let deploymentId = run.deploymentId {
+            deployment = try await api.readDeployment(id: deploymentId)
+            if deployment == nil {
+                throw RunSkipped(
+                    reason: "its deployment \(deploymentId) was deleted",
+                    proposal: StateProposal(type: .cancelled, message: "Deployment \(deploymentId) no longer exists.", force: true))
+            }
+        }
+        let flow = try? await api.readFlow(id: run.flowId)
+
+        let values = JobTemplateRenderer.mergeJobVariables(
+            deployment: deployment?.jobVariables ?? [:], flowRun: run.jobVariables ?? [:])
+        let template = await poolCache.pool.baseJobTemplate
+        let job = try JobTemplateRenderer(workerEnvironment: configuration.environment)
+            .render(baseJobTemplate: template, values: values)
+        let reporting = try StateReporting.resolve(jobVariables: values, command: job.command)
+        let arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
+        if arguments.isEmpty { throw SpawnError.emptyCommand }
+
+        let identity = ChildEnvironment.RunIdentity(
+            flowRunId: run.id, flowId: run.flowId, flowName: flow?.name, deploymentId: run.deploymentId,
+            deploymentName: deployment?.name, workerName: configuration.workerName)
+        let environment = ChildEnvironment.build(
+            workerEnvironment: configuration.environment, settings: configuration.settingsEnvironment,
+            run: identity, jobEnv: job.env)
+        return PreparedRun(run: run, job: job, reporting: reporting, arguments: arguments, environment: environment)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+import ProcessSupervisor
+
+/// Takes one scheduled flow run from claim to a terminal state (or leaves it to another worker when
+/// the claim is lost). Every decision is made by PrefectWorkerCore; this type only does the I/O.
+struct FlowRunExecutor: Sendable {
+    let api: any PrefectAPI
+    let configuration: WorkerConfiguration
+    let poolCache: WorkPoolCache
+    let logger: Logger
+
+    func execute(_ scheduled: ScheduledFlowRun) async {
+        let run = scheduled.flowRun
+        var logger = self.logger
+        logger[metadataKey: "flow_run_id"] = "\(run.id)"
+        logger[metadataKey: "flow_run_name"] = "\(run.name)"
+        if let deploymentId = run.deploymentId { logger[metadataKey: "deployment_id"] = "\(deploymentId)" }
+
+        guard await claim(run, logger: logger) else { return }
+        logger.info("claimed flow run")
+
+        let prepared: PreparedRun
+        do {
+            prepared = try await prepare(run, logger: logger)
+        } catch let skip as RunSkipped {
+            logger.notice("not starting flow run: \(skip.reason)")
+            await propose(skip.proposal, for: run, logger: logger)
+            return
+        } catch {
+            let proposal = FinalStateDecision.spawnFailed("\(error)")
+            logger.error("flow run cannot start: \(error)")
+            await propose(proposal, for: run, logger: logger)
+            return
+        }
+        await launch(prepared, logger: logger)
+    }
+
+    // MARK: - Claim
+
+    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker.
+    private func claim(_ run: FlowRun, logger: Logger) async -> Bool {
+        let transitionId = UUID().uuidString.lowercased()
+        do {
+            let answer = try await api.setState(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
+            switch ClaimDecision(answer: answer, transitionId: transitionId) {
+            case .launch:
+                return true
+            case .skip(let reason):
+                logger.info("flow run not claimed: \(reason)")
+                return false
+            }
+        } catch {
+            logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
+            return false
+        }
+    }
+
+    // MARK: - Final state
+
+    /// Proposes `proposal` until the server answers: a run this worker holds must reach its state
+    /// even when the server is away for a while. The same transition id is used on every retry.
+    @discardableResult
+    func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
+        let transitionId = UUID().uuidString.lowercased()
+        let answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
+            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId)
+        }
+        if let answer {
+            let now = answer.state.map { $0.name ?? $0.type.defaultName } ?? "unknown"
+            logger.info(
+                "proposed \(proposal.type.rawValue): \(answer.status.rawValue)",
+                metadata: ["state_message": "\(proposal.message ?? "")", "state_now": "\(now)"])
+        }
+        return answer
+    }
+
+    /// Runs `call` until it succeeds or fails for a reason a retry cannot fix (nil then). The API
+    /// client already retries with backoff; this outer loop covers outages longer than that.
+    func untilAnswered<T: Sendable>(
+        _ what: String, logger: Logger, _ call: @Sendable () async throws -> T
+    ) async -> T? {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                return try await call()
+            } catch let error as PrefectAPIError where error.status == nil || RetryPolicy.isRetryable(.status(error.status!)) {
+                attempt += 1
+                logger.warning("could not \(what) yet (attempt \(attempt)); will retry: \(error)")
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+            } catch {
+                logger.error("could not \(what): \(error)")
+                return nil
+            }
+        }
+        return nil
+    }
+}
+
+/// A run that must not be started, and the state it gets instead.
+struct RunSkipped: Error {
+    let reason: String
+    let proposal: StateProposal
+}

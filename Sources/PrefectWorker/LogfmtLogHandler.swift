@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+
+/// One line per record on stderr: `time=… level=… msg="…" key=value …`, so both a person and
+/// `grep flow_run_id=…` can read it. (The journal handler comes with the systemd issue.)
+public struct LogfmtLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private static let lock = NSLock()
+
+    public init(label: String) {
+        self.label = label
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
+        var fields = "time=\(Self.timestamp()) level=\(level) msg=\(Self.quote(message.description))"
+        let merged = metadata.merging(explicit ?? [:]) { _, new in new }
+        for key in merged.keys.sorted() {
+            fields += " \(key)=\(Self.quote(merged[key]!.description))"
+        }
+        fields += "\n"
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
+        FileHandle.standardError.write(Data(fields.utf8))
+    }
+
+    static func quote(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline || $0 == "\\" }
+        guard needsQuotes else { return value }
+        var out = "\""
+        for character in value {
+            switch character {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.append(character)
+            }
+        }
+        return out + "\""
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}

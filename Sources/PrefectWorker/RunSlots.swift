@@ -1,0 +1,23 @@
+/// The runs this worker holds, from claim until the child is gone; `limit` is never exceeded.
+actor RunSlots {
+    let limit: Int?
+    private(set) var inFlight: Set<String> = []
+
+    init(limit: Int?) {
+        self.limit = limit
+    }
+
+    var count: Int { inFlight.count }
+
+    /// Takes a slot for `flowRunId`; false when it is already held or no slot is free.
+    func reserve(_ flowRunId: String) -> Bool {
+        if inFlight.contains(flowRunId) { return false }
+        if let limit, inFlight.count >= limit { return false }
+        inFlight.insert(flowRunId)
+        return true
+    }
+
+    func release(_ flowRunId: String) {
+        inFlight.remove(flowRunId)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import PrefectAPI
+
+/// A setting that is missing or malformed. One line naming the setting and the fix; the
+/// executable prints it and exits with code 2.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public let setting: String
+    public let problem: String
+
+    public init(setting: String, problem: String) {
+        self.setting = setting
+        self.problem = problem
+    }
+
+    public var description: String { "\(setting) \(problem)" }
+}
+
+/// Values given on the command line; nil = not given.
+public struct CommandLineSettings: Sendable {
+    public var pool: String
+    public var workQueues: [String] = []
+    public var name: String?
+    public var limit: Int?
+    public var prefetchSeconds: Double?
+    public var runOnce = false
+    public var python: String?
+    public var createPoolIfNotFound = true
+
+    public init(pool: String) {
+        self.pool = pool
+    }
+}
+
+/// Turns flags and environment variables into a `WorkerConfiguration`, with Prefect's names and
+/// defaults (protocol doc section 1). A flag beats its environment variable.
+public enum SettingsResolver {
+    public static func resolve(flags: CommandLineSettings, environment env: [String: String]) throws -> WorkerConfiguration {
+        guard let apiURL = nonEmpty(env["PREFECT_API_URL"]) else {
+            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set; set it to your server's API, e.g. http://127.0.0.1:4200/api")
+        }
+        guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
+            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
+        }
+        let api = PrefectAPIConfiguration(
+            baseURL: apiURL, apiKey: nonEmpty(env["PREFECT_API_KEY"]), authString: nonEmpty(env["PREFECT_API_AUTH_STRING"]),
+            customHeaders: try customHeaders(env["PREFECT_CLIENT_CUSTOM_HEADERS"]),
+            requestTimeoutSeconds: try seconds(env, "PREFECT_API_REQUEST_TIMEOUT", default: 60))
+
+        guard !flags.pool.isEmpty else { throw SettingsError(setting: "--pool", problem: "is empty; name the work pool to serve") }
+        let name = flags.name ?? "ProcessWorker \(UUID().uuidString.lowercased())"
+        if name.isEmpty || name.contains("/") || name.contains("%") {
+            throw SettingsError(setting: "--name", problem: "'\(name)' may not be empty or contain '/' or '%'; choose another name")
+        }
+        if let limit = flags.limit, limit < 1 {
+            throw SettingsError(setting: "--limit", problem: "must be at least 1 (got \(limit)); omit it for no limit")
+        }
+        let prefetch = try flags.prefetchSeconds.map { value -> Double in
+            guard value >= 0, value.isFinite else {
+                throw SettingsError(setting: "--prefetch-seconds", problem: "must be a number >= 0 (got \(value))")
+            }
+            return value
+        } ?? seconds(env, "PREFECT_WORKER_PREFETCH_SECONDS", default: 10, allowZero: true)
+
+        return WorkerConfiguration(
+            api: api, poolName: flags.pool, workQueues: flags.workQueues, workerName: name, limit: flags.limit,
+            prefetchSeconds: prefetch,
+            heartbeatSeconds: try seconds(env, "PREFECT_WORKER_HEARTBEAT_SECONDS", default: 30),
+            querySeconds: try seconds(env, "PREFECT_WORKER_QUERY_SECONDS", default: 10),
+            runOnce: flags.runOnce,
+            python: flags.python ?? nonEmpty(env["PREFECT_WORKER_PYTHON"]) ?? "python3",
+            createPoolIfNotFound: flags.createPoolIfNotFound,
+            environment: env)
+    }
+
+    static func nonEmpty(_ value: String?) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        return value
+    }
+
+    static func seconds(_ env: [String: String], _ name: String, default fallback: Double, allowZero: Bool = false) throws -> Double {
+        guard let text = nonEmpty(env[name]) else { return fallback }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw SettingsError(setting: name, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got '\(text)'); fix or unset it")
+        }
+        return value
+    }
+
+    static func customHeaders(_ text: String?) throws -> [String: String] {
+        guard let text = nonEmpty(text) else { return [:] }
+        let problem = "must be a JSON object of header names to string values, e.g. {\"X-Team\": \"data\"} (got '\(text)')"
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            throw SettingsError(setting: "PREFECT_CLIENT_CUSTOM_HEADERS", problem: problem)
+        }
+        var headers: [String: String] = [:]
+        for (name, value) in object {
+            guard let value = value as? String else { throw SettingsError(setting: "PREFECT_CLIENT_CUSTOM_HEADERS", problem: problem) }
+            headers[name] = value
+        }
+        return headers
+    }
+}

@@ -1,0 +1,44 @@
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+
+/// Makes sure the pool exists, is a process pool and has a job template (protocol doc 2.1, 2.8).
+struct WorkPoolRegistrar {
+    let api: any PrefectAPI
+    let configuration: WorkerConfiguration
+    let logger: Logger
+
+    /// `retry` decides how long a down server is waited for: forever at start, briefly on refresh.
+    func ensurePool(retry: RetryPolicy) async throws -> WorkPool {
+        let name = configuration.poolName
+        var pool: WorkPool
+        if let existing = try await api.readWorkPool(named: name, retry: retry) {
+            pool = existing
+        } else {
+            guard configuration.createPoolIfNotFound else { throw WorkerError.poolNotFound(name) }
+            pool = try await api.createWorkPool(named: name, type: "process", baseJobTemplate: ProcessJobTemplate.default)
+            logger.info("created work pool", metadata: ["work_pool": "\(name)"])
+        }
+        guard pool.type == "process" else { throw WorkerError.wrongPoolType(pool: name, type: pool.type) }
+        if pool.baseJobTemplate.objectValue?.isEmpty ?? true {
+            try await api.updateBaseJobTemplate(pool: name, template: ProcessJobTemplate.default)
+            pool.baseJobTemplate = ProcessJobTemplate.default
+            logger.info("set the default process job template on a pool that had none", metadata: ["work_pool": "\(name)"])
+        }
+        return pool
+    }
+}
+
+/// The latest pool read, shared by the heartbeat loop (which refreshes it) and the runs (which
+/// render its template).
+actor WorkPoolCache {
+    private(set) var pool: WorkPool
+
+    init(_ pool: WorkPool) {
+        self.pool = pool
+    }
+
+    func update(_ pool: WorkPool) {
+        self.pool = pool
+    }
+}

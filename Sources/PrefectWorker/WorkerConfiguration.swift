@@ -1,0 +1,51 @@
+import PrefectAPI
+import PrefectWorkerCore
+
+/// Every setting of a running worker, already validated. Built by the executable from flags and
+/// environment variables (flag beats environment beats default).
+public struct WorkerConfiguration: Sendable {
+    public var api: PrefectAPIConfiguration
+    public var poolName: String
+    public var workQueues: [String]
+    public var workerName: String
+    /// Runs in flight at most; nil = no local limit.
+    public var limit: Int?
+    public var prefetchSeconds: Double
+    public var heartbeatSeconds: Double
+    public var querySeconds: Double
+    public var runOnce: Bool
+    /// The Python that runs `-m prefect.engine` when a job has no command.
+    public var python: String
+    /// Create the pool when it does not exist.
+    public var createPoolIfNotFound: Bool
+    /// The worker's own environment, the base of every child's.
+    public var environment: [String: String]
+
+    public init(
+        api: PrefectAPIConfiguration, poolName: String, workQueues: [String] = [], workerName: String,
+        limit: Int? = nil, prefetchSeconds: Double = 10, heartbeatSeconds: Double = 30, querySeconds: Double = 10,
+        runOnce: Bool = false, python: String = "python3", createPoolIfNotFound: Bool = true,
+        environment: [String: String] = [:]
+    ) {
+        self.api = api
+        self.poolName = poolName
+        self.workQueues = workQueues
+        self.workerName = workerName
+        self.limit = limit
+        self.prefetchSeconds = prefetchSeconds
+        self.heartbeatSeconds = heartbeatSeconds
+        self.querySeconds = querySeconds
+        self.runOnce = runOnce
+        self.python = python
+        self.createPoolIfNotFound = createPoolIfNotFound
+        self.environment = environment
+    }
+
+    /// The worker's Prefect settings as a child sees them (protocol doc 5.2, layer 2).
+    var settingsEnvironment: [String: String] {
+        var settings = ["PREFECT_API_URL": api.baseURL]
+        if let key = api.apiKey { settings["PREFECT_API_KEY"] = key }
+        if let auth = api.authString { settings["PREFECT_API_AUTH_STRING"] = auth }
+        return settings
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+import ServiceLifecycle
+
+/// The worker: registers with the pool, heartbeats, polls, and runs what it claims. On SIGTERM or
+/// SIGINT (graceful shutdown) it stops claiming at once, keeps heartbeating, and returns when the
+/// runs in flight are over.
+public struct WorkerService: Service {
+    let api: any PrefectAPI
+    let configuration: WorkerConfiguration
+    let logger: Logger
+
+    public init(api: any PrefectAPI, configuration: WorkerConfiguration, logger: Logger) {
+        self.api = api
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "work_pool"] = "\(configuration.poolName)"
+        logger[metadataKey: "worker"] = "\(configuration.workerName)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch is CancellationError {
+            logger.info("worker stopped before it was registered")
+        }
+    }
+
+    private func serve() async throws {
+        let registrar = WorkPoolRegistrar(api: api, configuration: configuration, logger: logger)
+        if !(await api.isHealthy()) {
+            logger.warning("Prefect server not reachable yet; waiting for it", metadata: ["api_url": "\(configuration.api.baseURL)"])
+        }
+        // A server that is down at start is waited for, however long.
+        let pool = try await cancelWhenGracefulShutdown {
+            try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil))
+        }
+        let cache = WorkPoolCache(pool)
+        try await cancelWhenGracefulShutdown {
+            try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
+        }
+        logger.info(
+            "worker online",
+            metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
+                       "work_queues": "\(configuration.workQueues.joined(separator: ","))"])
+
+        let slots = RunSlots(limit: configuration.limit)
+        let executor = FlowRunExecutor(api: api, configuration: configuration, poolCache: cache, logger: logger)
+        await withTaskGroup(of: Void.self) { loops in
+            loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
+            await withDiscardingTaskGroup { runs in
+                repeat {
+                    for scheduled in await poll(slots: slots) {
+                        let id = scheduled.flowRun.id
+                        guard await slots.reserve(id) else { continue }
+                        runs.addTask {
+                            await executor.execute(scheduled)
+                            await slots.release(id)
+                        }
+                    }
+                    if configuration.runOnce { break }
+                    try? await cancelWhenGracefulShutdown {
+                        try await Task.sleep(nanoseconds: UInt64(configuration.querySeconds * 1_000_000_000))
+                    }
+                } while !Task.isShuttingDownGracefully && !Task.isCancelled
+                let inFlight = await slots.count
+                if inFlight > 0 {
+                    logger.notice("stopped claiming; waiting for \(inFlight) flow run(s) in flight to finish")
+                }
+            }
+            loops.cancelAll()
+        }
+        logger.info("worker stopped")
+    }
+
+    private var heartbeatInterval: Int { max(1, Int(configuration.heartbeatSeconds.rounded())) }
+
+    /// One poll: the runs due before now + prefetch, at most as many as there are free slots.
+    private func poll(slots: RunSlots) async -> [ScheduledFlowRun] {
+        guard let plan = PollPlan.make(
+            now: Date(), prefetchSeconds: configuration.prefetchSeconds, limit: configuration.limit, inFlight: await slots.count)
+        else { return [] }
+        do {
+            return try await api.scheduledFlowRuns(
+                pool: configuration.poolName, queues: configuration.workQueues, scheduledBefore: plan.scheduledBefore,
+                limit: plan.limit)
+        } catch is CancellationError {
+            return []
+        } catch {
+            logger.warning("poll failed: \(error)")
+            return []
+        }
+    }
+
+    /// Heartbeat, then refresh the pool (its template, and re-create or repair it if needed).
+    private func heartbeatLoop(registrar: WorkPoolRegistrar, cache: WorkPoolCache) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: UInt64(configuration.heartbeatSeconds * 1_000_000_000))
+            if Task.isCancelled { return }
+            do {
+                try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
+                await cache.update(try await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)))
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("heartbeat failed: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/// After a child exits, which state (if any) the worker proposes, given who reports states and what
+/// the server says the run is in now. The server's current state is the authority: a run that is
+/// already terminal is never touched, so worker and engine never fight.
+public enum FinalStateDecision {
+    public static func afterExit(
+        exit: ProcessExit, reporting: StateReporting, current: StateType?
+    ) -> StateProposal? {
+        if let current, current.isTerminal { return nil }
+        if current == .cancelling {
+            return StateProposal(type: .cancelled, message: "Flow run was cancelled; the process \(exit).", force: true)
+        }
+        switch reporting {
+        case .worker:
+            if exit.isSuccess {
+                return StateProposal(type: .completed, message: "Command \(exit).")
+            }
+            return StateProposal(type: .failed, message: "Command \(exit).")
+        case .engine:
+            if exit.isSuccess {
+                return StateProposal(
+                    type: .crashed,
+                    message: "Process exited with code 0 without reporting a final state; if the command is not a "
+                        + "Prefect engine, set the job variable state_reporting to \"worker\".")
+            }
+            return StateProposal(type: .crashed, message: "Process \(exit).")
+        }
+    }
+
+    /// The state a run gets when its command could not be started at all.
+    public static func spawnFailed(_ reason: String) -> StateProposal {
+        StateProposal(type: .crashed, message: "Flow run could not start: \(reason)")
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import PrefectAPI
+import PrefectWorker
+
+struct PrefectWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prefect-worker",
+        abstract: "A Prefect process worker: runs a work pool's flow runs as supervised child processes.",
+        version: PrefectWorkerVersion.current,
+        subcommands: [StartCommand.self])
+
+    /// Parses, runs, and maps errors to exit codes: 2 for a missing or malformed setting (one line),
+    /// 1 for a worker that cannot go on, 0 otherwise.
+    static func runAndExit() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as SettingsError {
+            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
+            Foundation.exit(2)
+        } catch let error as WorkerError {
+            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)  // --help, --version
+            }
+            // Argument errors from ArgumentParser (EX_USAGE) are settings errors too: exit 2.
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data("prefect-worker: error: \(message(for: error))\n".utf8))
+                Foundation.exit(2)
+            }
+            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorker
+import ServiceLifecycle
+
+/// `prefect-worker start`: the same flags as `prefect worker start --type process`.
+struct StartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start a worker that serves a process work pool.",
+        discussion: """
+            Environment variables, as Prefect's: PREFECT_API_URL (required), PREFECT_API_KEY (Bearer), \
+            PREFECT_API_AUTH_STRING (Basic), PREFECT_CLIENT_CUSTOM_HEADERS (JSON object), \
+            PREFECT_API_REQUEST_TIMEOUT (60), PREFECT_WORKER_HEARTBEAT_SECONDS (30), \
+            PREFECT_WORKER_QUERY_SECONDS (10), PREFECT_WORKER_PREFETCH_SECONDS (10), \
+            PREFECT_WORKER_PYTHON (python3), PREFECT_LOGGING_LEVEL (INFO). A flag beats its variable.
+            """)
+
+    @Option(name: [.short, .long], help: "The work pool to serve.")
+    var pool: String
+
+    @Option(name: [.customShort("q"), .long], help: "Only take runs from this work queue (repeatable; default: all queues).")
+    var workQueue: [String] = []
+
+    @Option(name: [.short, .long], help: "The worker's name (default: ProcessWorker <uuid>). No '/' or '%'.")
+    var name: String?
+
+    @Option(name: [.short, .long], help: "Run at most this many flow runs at once (default: no limit).")
+    var limit: Int?
+
+    @Option(help: "Claim runs scheduled up to this many seconds ahead (env PREFECT_WORKER_PREFETCH_SECONDS, default 10).")
+    var prefetchSeconds: Double?
+
+    @Flag(help: "Poll once, run what was claimed, wait for it, and exit.")
+    var runOnce = false
+
+    @Option(name: .customLong("type"), help: "Worker type; only 'process' (accepted for compatibility with prefect worker start).")
+    var workerType: String = "process"
+
+    @Option(help: "The Python that runs the Prefect engine for jobs without a command (env PREFECT_WORKER_PYTHON, default python3).")
+    var python: String?
+
+    @Flag(inversion: .prefixedNo, help: "Create the work pool if it does not exist.")
+    var createPoolIfNotFound = true
+
+    func run() async throws {
+        guard workerType == "process" else {
+            throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        var flags = CommandLineSettings(pool: pool)
+        flags.workQueues = workQueue
+        flags.name = name
+        flags.limit = limit
+        flags.prefetchSeconds = prefetchSeconds
+        flags.runOnce = runOnce
+        flags.python = python
+        flags.createPoolIfNotFound = createPoolIfNotFound
+        let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
+        let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
+
+        LoggingSystem.bootstrap { label in
+            var handler = LogfmtLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "prefect-worker")
+        let api = HTTPPrefectAPI(configuration: configuration.api, logger: logger)
+        let worker = WorkerService(api: api, configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await api.shutdown()
+            throw error
+        }
+        try? await api.shutdown()
+    }
+
+    private func logLevel(_ text: String?) throws -> Logger.Level {
+        switch text?.uppercased() {
+        case nil, "", "INFO": return .info
+        case "DEBUG": return .debug
+        case "WARNING", "WARN": return .warning
+        case "ERROR": return .error
+        case "CRITICAL": return .critical
+        default:
+            throw SettingsError(setting: "PREFECT_LOGGING_LEVEL", problem: "must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got '\(text!)')")
+        }
+    }
+}

@@ -1,0 +1,4 @@
+import Foundation
+import PrefectWorker
+
+await PrefectWorkerCommand.runAndExit()

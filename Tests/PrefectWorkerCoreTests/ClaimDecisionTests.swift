@@ -1,0 +1,52 @@
+import PrefectWorkerCore
+import Testing
+
+struct ClaimCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var answer: OrchestrationResult
+    var launches: Bool
+    var testDescription: String { name }
+}
+
+private let ours = "transition-ours"
+
+private let claimCases: [ClaimCase] = [
+    ClaimCase(name: "ACCEPT PENDING", answer: .init(status: .accept, state: .init(type: .pending, name: "Pending")), launches: true),
+    ClaimCase(name: "ACCEPT without state", answer: .init(status: .accept), launches: true),
+    ClaimCase(name: "ACCEPT RUNNING", answer: .init(status: .accept, state: .init(type: .running)), launches: false),
+    ClaimCase(name: "ACCEPT CANCELLED", answer: .init(status: .accept, state: .init(type: .cancelled)), launches: false),
+    ClaimCase(name: "ABORT", answer: .init(status: .abort, details: .init(reason: "gone")), launches: false),
+    ClaimCase(name: "REJECT", answer: .init(status: .reject, state: .init(type: .running)), launches: false),
+    ClaimCase(name: "REJECT without state", answer: .init(status: .reject), launches: false),
+    ClaimCase(
+        name: "REJECT PENDING with our transition id",
+        answer: .init(status: .reject, state: .init(type: .pending, transitionId: ours)), launches: true),
+    ClaimCase(
+        name: "REJECT PENDING with another transition id",
+        answer: .init(status: .reject, state: .init(type: .pending, transitionId: "someone-else")), launches: false),
+    ClaimCase(name: "REJECT PENDING without transition id", answer: .init(status: .reject, state: .init(type: .pending)), launches: false),
+    ClaimCase(name: "WAIT", answer: .init(status: .wait, details: .init(delaySeconds: 5)), launches: false),
+]
+
+@Suite struct ClaimDecisionTests {
+    @Test(arguments: claimCases)
+    func decision(_ row: ClaimCase) {
+        let decision = ClaimDecision(answer: row.answer, transitionId: ours)
+        if row.launches {
+            #expect(decision == .launch)
+        } else {
+            guard case .skip(let reason) = decision else {
+                Issue.record("expected skip, got \(decision)")
+                return
+            }
+            #expect(!reason.isEmpty)
+        }
+    }
+
+    @Test func skipReasonsNameWhatHappened() {
+        #expect(ClaimDecision(answer: .init(status: .abort, details: .init(reason: "gone")), transitionId: ours)
+            == .skip(reason: "aborted: gone"))
+        #expect(ClaimDecision(answer: .init(status: .accept, state: .init(type: .running)), transitionId: ours)
+            == .skip(reason: "server accepted but moved the run to RUNNING"))
+    }
+}

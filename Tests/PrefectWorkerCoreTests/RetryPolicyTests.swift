@@ -1,0 +1,69 @@
+import PrefectWorkerCore
+import Testing
+
+@Suite struct RetryPolicyTests {
+    let policy = RetryPolicy(baseDelay: 0.5, maxDelay: 30, jitterFraction: 0.2, maxRetries: 8)
+
+    @Test(arguments: [
+        (.status(408), true), (.status(429), true), (.status(500), true), (.status(502), true),
+        (.status(503), true), (.status(599), true), (.connection, true),
+        (.status(400), false), (.status(401), false), (.status(403), false), (.status(404), false),
+        (.status(409), false), (.status(422), false),
+    ] as [(RetryPolicy.Failure, Bool)])
+    func retryable(_ failure: RetryPolicy.Failure, _ expected: Bool) {
+        #expect(RetryPolicy.isRetryable(failure) == expected)
+    }
+
+    @Test(arguments: zip(1...8, [0.5, 1, 2, 4, 8, 16, 30, 30] as [Double]))
+    func exponentialWithoutJitter(_ retry: Int, _ expected: Double) {
+        #expect(policy.delay(beforeRetry: retry, after: .status(503), random: 0.5) == expected)
+    }
+
+    @Test(arguments: [0.0, 0.1, 0.25, 0.75, 0.9, 0.999_999])
+    func jitterStaysInBounds(_ random: Double) throws {
+        for retry in 1...8 {
+            let raw = try #require(policy.delay(beforeRetry: retry, after: .connection, random: 0.5))
+            let delay = try #require(policy.delay(beforeRetry: retry, after: .connection, random: random))
+            #expect(delay >= raw * 0.8 - 1e-9 && delay <= raw * 1.2 + 1e-9, "retry \(retry): \(delay) vs \(raw)")
+        }
+    }
+
+    @Test func jitterReachesItsExtremes() throws {
+        let low = try #require(policy.delay(beforeRetry: 3, after: .connection, random: 0))
+        let high = try #require(policy.delay(beforeRetry: 3, after: .connection, random: 1))
+        #expect(abs(low - 1.6) < 1e-9)
+        #expect(abs(high - 2.4) < 1e-9)
+    }
+
+    @Test func retryAfterIsHonoured() {
+        #expect(policy.delay(beforeRetry: 1, after: .status(429), retryAfter: 7, random: 0) == 7)
+        #expect(policy.delay(beforeRetry: 1, after: .status(503), retryAfter: 0, random: 0.9) == 0)
+        #expect(policy.delay(beforeRetry: 1, after: .status(429), retryAfter: 10_000, random: 0.5) == 120)
+    }
+
+    @Test func givesUpAfterMaxRetries() {
+        #expect(policy.delay(beforeRetry: 8, after: .connection, random: 0.5) != nil)
+        #expect(policy.delay(beforeRetry: 9, after: .connection, random: 0.5) == nil)
+        #expect(policy.delay(beforeRetry: 9, after: .status(429), retryAfter: 1, random: 0.5) == nil)
+    }
+
+    @Test func unlimitedRetriesNeverGiveUp() {
+        var forever = policy
+        forever.maxRetries = nil
+        for retry in [9, 100, 10_000, Int(Int32.max)] {
+            #expect(forever.delay(beforeRetry: retry, after: .connection, random: 0.5) == 30)
+        }
+    }
+
+    @Test func nonRetryableGivesNil() {
+        #expect(policy.delay(beforeRetry: 1, after: .status(404), random: 0.5) == nil)
+        #expect(policy.delay(beforeRetry: 1, after: .status(400), retryAfter: 5, random: 0.5) == nil)
+    }
+
+    @Test func parseRetryAfter() {
+        #expect(RetryPolicy.parseRetryAfter("3") == 3)
+        #expect(RetryPolicy.parseRetryAfter(" 2.5 ") == 2.5)
+        #expect(RetryPolicy.parseRetryAfter("soon") == nil)
+        #expect(RetryPolicy.parseRetryAfter(nil) == nil)
+    }
+}

@@ -1,0 +1,190 @@
+"""A real Prefect server, a REST helper and the real prefect-worker binary, for end-to-end tests.
+
+Everything runs on 127.0.0.1 with free ports; every wait has a deadline.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS_DIR = Path(__file__).resolve().parent / "flows"
+WORKER_BIN = Path(os.environ.get("PREFECT_WORKER_BIN", ROOT / ".build" / "debug" / "prefect-worker"))
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
+    """Polls `condition` until it returns something truthy; fails the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+class PrefectServer:
+    """`prefect server start` on a free port with its own PREFECT_HOME and SQLite database."""
+
+    def __init__(self, home: Path, port: int | None = None):
+        self.home = home
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.process: subprocess.Popen | None = None
+        self.log_path = home / "server.log"
+
+    def start(self, wait: bool = True) -> "PrefectServer":
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.home}/prefect.db",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_UI_ENABLED="false",
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+        env.pop("PREFECT_API_URL", None)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 120):
+        def healthy():
+            if self.process.poll() is not None:
+                raise AssertionError(f"prefect server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(healthy, timeout, "the Prefect server to answer /health", interval=0.5)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+class PrefectAPI:
+    """The few REST calls the tests need to set up pools, deployments and runs and read them back."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def _call(self, method: str, path: str, **kwargs):
+        for attempt in range(10):  # the SQLite server answers 503 under load; retry like a client
+            response = self.http.request(method, path, **kwargs)
+            if response.status_code not in (500, 502, 503):
+                break
+            time.sleep(0.2 * (attempt + 1))
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def create_pool(self, name: str, type: str = "process", base_job_template: dict | None = None) -> dict:
+        body = {"name": name, "type": type}
+        if base_job_template is not None:
+            body["base_job_template"] = base_job_template
+        return self._call("POST", "/work_pools/", json=body)
+
+    def read_pool(self, name: str) -> dict:
+        return self._call("GET", f"/work_pools/{name}")
+
+    def workers(self, pool: str) -> list[dict]:
+        """The pool's workers; [] while the pool does not exist yet."""
+        response = self.http.post(f"/work_pools/{pool}/workers/filter", json={})
+        return response.json() if response.status_code == 200 else []
+
+    def create_deployment(self, pool: str, flow_name: str = "hello", entrypoint: str = "demo_flow.py:hello",
+                          job_variables: dict | None = None, parameters: dict | None = None) -> str:
+        flow_id = self._call("POST", "/flows/", json={"name": flow_name})["id"]
+        body = {
+            "name": f"dep-{uuid.uuid4().hex[:8]}",
+            "flow_id": flow_id,
+            "work_pool_name": pool,
+            "entrypoint": entrypoint,
+            "pull_steps": [{"prefect.deployments.steps.set_working_directory": {"directory": str(FLOWS_DIR)}}],
+            "job_variables": job_variables or {},
+            "parameters": parameters or {},
+        }
+        return self._call("POST", "/deployments/", json=body)["id"]
+
+    def create_run(self, deployment_id: str, job_variables: dict | None = None,
+                   scheduled_in: float | None = None) -> str:
+        body: dict = {"job_variables": job_variables or {}}
+        if scheduled_in is not None:
+            when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=scheduled_in)
+            body["state"] = {"type": "SCHEDULED", "state_details": {"scheduled_time": when.isoformat()}}
+        return self._call("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"]
+
+    def run(self, run_id: str) -> dict:
+        return self._call("GET", f"/flow_runs/{run_id}")
+
+    def history(self, run_id: str) -> list[dict]:
+        states = self._call("GET", "/flow_run_states/", params={"flow_run_id": run_id})
+        return sorted(states, key=lambda state: state["timestamp"])
+
+    def wait_terminal(self, run_id: str, timeout: float = 90) -> dict:
+        def terminal():
+            run = self.run(run_id)
+            return run if run["state_type"] in TERMINAL else None
+        return wait_for(terminal, timeout, f"flow run {run_id} to reach a terminal state", interval=0.3)
+
+
+class Worker:
+    """The real prefect-worker binary, its output in a log file."""
+
+    def __init__(self, api_url: str, pool: str, *args: str, env: dict | None = None, log_dir: Path):
+        self.api_url = api_url
+        self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+        full_env = dict(os.environ)
+        full_env.update(
+            PREFECT_API_URL=api_url,
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_WORKER_HEARTBEAT_SECONDS="2",
+            PREFECT_HOME=str(log_dir / "prefect-home"),
+        )
+        full_env.update(env or {})
+        self.command = [str(WORKER_BIN), "start", "--pool", pool, "--python", sys.executable, *args]
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(self.command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+        return self.process.returncode

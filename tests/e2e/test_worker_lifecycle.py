@@ -1,0 +1,91 @@
+"""Registration, pools, heartbeats, the command line, and a server that is not up yet."""
+import subprocess
+import sys
+import uuid
+
+from prefect_harness import WORKER_BIN, PrefectServer, free_port, wait_for
+
+
+def run_cli(*args, env=None, timeout=20):
+    import os
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    full_env.update(env or {})
+    return subprocess.run([str(WORKER_BIN), *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_missing_api_url_is_a_one_line_error_with_exit_code_2():
+    result = run_cli("start", "--pool", "p")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "PREFECT_API_URL" in result.stderr
+
+
+def test_malformed_settings_name_the_setting_and_exit_2():
+    env = {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    for name, value in [("PREFECT_WORKER_QUERY_SECONDS", "often"), ("PREFECT_WORKER_HEARTBEAT_SECONDS", "-1"),
+                        ("PREFECT_WORKER_PREFETCH_SECONDS", "x"), ("PREFECT_CLIENT_CUSTOM_HEADERS", "[1]")]:
+        result = run_cli("start", "--pool", "p", env={**env, name: value})
+        assert result.returncode == 2, (name, result.stderr)
+        assert name in result.stderr and result.stderr.strip().count("\n") == 0
+    result = run_cli("start", "--pool", "p", "--limit", "0", env=env)
+    assert result.returncode == 2 and "--limit" in result.stderr
+    result = run_cli("start", env=env)
+    assert result.returncode == 2 and "--pool" in result.stderr
+
+
+def test_help_and_version():
+    assert run_cli("--version").stdout.strip()
+    help_text = run_cli("start", "--help").stdout
+    for flag in ["--pool", "--work-queue", "--name", "--limit", "--prefetch-seconds", "--run-once"]:
+        assert flag in help_text
+
+
+def test_missing_pool_is_created_with_the_default_template_and_worker_is_online(api, start_worker):
+    pool = f"new-{uuid.uuid4().hex[:8]}"
+    start_worker(pool, "--name", "online-check")
+
+    workers = wait_for(lambda: [w for w in api.workers(pool) if w["name"] == "online-check" and w["status"] == "ONLINE"],
+                       30, "the worker to show ONLINE")
+    assert workers[0]["heartbeat_interval_seconds"] == 2
+    template = api.read_pool(pool)["base_job_template"]
+    assert set(template["job_configuration"]) == {"command", "env", "labels", "name", "stream_output", "working_dir"}
+
+
+def test_pool_with_empty_template_is_repaired(api, start_worker):
+    pool = f"empty-{uuid.uuid4().hex[:8]}"
+    api.create_pool(pool)  # created without a template: the server stores {}
+    assert api.read_pool(pool)["base_job_template"] == {}
+    start_worker(pool)
+    wait_for(lambda: api.read_pool(pool)["base_job_template"].get("job_configuration"), 30, "the template repair")
+
+
+def test_pool_of_another_type_is_refused(api, start_worker):
+    pool = f"other-{uuid.uuid4().hex[:8]}"
+    api.create_pool(pool, type="kubernetes")
+    worker = start_worker(pool)
+    assert worker.process.wait(timeout=30) == 1
+    assert "type 'kubernetes', not 'process'" in worker.output()
+
+
+def test_server_down_at_start_is_waited_for(tmp_path, start_worker):
+    server = PrefectServer(tmp_path / "late-server", port=free_port())
+    pool = f"late-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(pool, "--name", "patient", api_url=server.url)
+    wait_for(lambda: "could not be reached" in worker.output(), 30, "the worker to report the server missing")
+    assert worker.process.poll() is None
+    try:
+        server.start()
+        from prefect_harness import PrefectAPI
+        late_api = PrefectAPI(server.url)
+        wait_for(lambda: any(w["name"] == "patient" and w["status"] == "ONLINE" for w in late_api.workers(pool)),
+                 60, "the worker to register once the server is up")
+    finally:
+        worker.stop()
+        server.stop()
+
+
+def test_run_once_exits_after_its_runs(api, pool, start_worker):
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": "true"}))
+    worker = start_worker(pool, "--run-once")
+    assert worker.process.wait(timeout=60) == 0
+    assert api.run(run_id)["state_type"] == "COMPLETED"
