@@ -49,6 +49,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
+        .testTarget(name: "PrefectAPITests", dependencies: ["PrefectAPI"]),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore"]),
     ]
 )

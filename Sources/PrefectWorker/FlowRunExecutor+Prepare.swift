@@ -18,7 +18,13 @@ extension FlowRunExecutor {
     func prepare(_ run: FlowRun, logger: Logger) async throws -> PreparedRun {
         var deployment: Deployment?
         if let deploymentId = run.deploymentId {
-            deployment = try await api.readDeployment(id: deploymentId)
+            // A server that is briefly away must not crash a claimed run: wait for an answer.
+            guard let answer = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
+                try await api.readDeployment(id: deploymentId)
+            }) else {
+                throw PreparationError(message: "could not read deployment \(deploymentId)")
+            }
+            deployment = answer
             if deployment == nil {
                 throw RunSkipped(
                     reason: "its deployment \(deploymentId) was deleted",
@@ -44,4 +50,9 @@ extension FlowRunExecutor {
             run: identity, jobEnv: job.env)
         return PreparedRun(run: run, job: job, reporting: reporting, arguments: arguments, environment: environment)
     }
+}
+
+struct PreparationError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PrefectWorkerCore
 
 /// One line per record on stderr: `time=… level=… msg="…" key=value …`, so both a person and
 /// `grep flow_run_id=…` can read it. (The journal handler comes with the systemd issue.)
@@ -18,12 +19,10 @@ public struct LogfmtLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
-        var fields = "time=\(Self.timestamp()) level=\(level) msg=\(Self.quote(message.description))"
-        let merged = metadata.merging(explicit ?? [:]) { _, new in new }
+    public func log(event: LogEvent) {
+        var fields = "time=\(Self.timestamp()) level=\(event.level) msg=\(Self.quote(event.message.description))"
+        var merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        if let error = event.error { merged["error"] = "\(error)" }
         for key in merged.keys.sorted() {
             fields += " \(key)=\(Self.quote(merged[key]!.description))"
         }
@@ -51,8 +50,6 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        RFC3339.format(Date())
     }
 }

@@ -43,8 +43,9 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
 class PrefectServer:
     """`prefect server start` on a free port with its own PREFECT_HOME and SQLite database."""
 
-    def __init__(self, home: Path, port: int | None = None):
+    def __init__(self, home: Path, port: int | None = None, auth_string: str | None = None):
         self.home = home
+        self.auth_string = auth_string
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.process: subprocess.Popen | None = None
@@ -61,6 +62,8 @@ class PrefectServer:
             PREFECT_LOGGING_LEVEL="WARNING",
         )
         env.pop("PREFECT_API_URL", None)
+        if self.auth_string:
+            env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
@@ -94,9 +97,9 @@ class PrefectServer:
 class PrefectAPI:
     """The few REST calls the tests need to set up pools, deployments and runs and read them back."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, auth: tuple[str, str] | None = None):
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=30)
+        self.http = httpx.Client(base_url=url, timeout=30, auth=auth)
 
     def _call(self, method: str, path: str, **kwargs):
         for attempt in range(10):  # the SQLite server answers 503 under load; retry like a client

@@ -89,3 +89,28 @@ def test_run_once_exits_after_its_runs(api, pool, start_worker):
     worker = start_worker(pool, "--run-once")
     assert worker.process.wait(timeout=60) == 0
     assert api.run(run_id)["state_type"] == "COMPLETED"
+
+
+def test_basic_auth_server_accepts_the_auth_string_and_rejects_a_wrong_one(tmp_path, start_worker):
+    server = PrefectServer(tmp_path / "auth-server", auth_string="admin:s3cret").start()
+    try:
+        from prefect_harness import PrefectAPI
+        api = PrefectAPI(server.url, auth=("admin", "s3cret"))
+        pool = f"auth-{uuid.uuid4().hex[:8]}"
+        out = tmp_path / "auth-env.txt"
+        api.create_pool(pool)
+        deployment = api.create_deployment(
+            pool, job_variables={"command": f"sh -c 'echo \"$PREFECT_API_AUTH_STRING\" > {out}'"})
+        run_id = api.create_run(deployment)
+
+        good = start_worker(pool, api_url=server.url, env={
+            "PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_CLIENT_CUSTOM_HEADERS": '{"X-Team": "e2e"}'})
+        assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+        assert out.read_text().strip() == "admin:s3cret", "the engine needs the auth string to talk to the server"
+
+        bad = start_worker(pool, api_url=server.url, env={"PREFECT_API_AUTH_STRING": "admin:wrong"})
+        assert bad.process.wait(timeout=30) == 1
+        assert "401" in bad.output() and "Unauthorized" in bad.output()
+        assert good.process.poll() is None
+    finally:
+        server.stop()
