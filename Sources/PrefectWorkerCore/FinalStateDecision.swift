@@ -1,11 +1,15 @@
 /// After a child exits, which state (if any) the worker proposes, given who reports states and what
 /// the server says the run is in now. The server's current state is the authority: a run that is
-/// already terminal is never touched, so worker and engine never fight.
+/// already terminal, or was handed back (SCHEDULED, PAUSED), is never touched, so worker and engine
+/// never fight.
 public enum FinalStateDecision {
     public static func afterExit(
         exit: ProcessExit, reporting: StateReporting, current: StateType?
     ) -> StateProposal? {
         if let current, current.isTerminal { return nil }
+        // Handed back for later by the engine or the server (a paused flow, a retry, a
+        // concurrency slot): another poll picks it up again, so there is nothing to report.
+        if current == .scheduled || current == .paused { return nil }
         if current == .cancelling {
             return StateProposal(type: .cancelled, message: "Flow run was cancelled; the process \(exit).", force: true)
         }

@@ -10,7 +10,7 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
 
 private let exitCases: [ExitCase] = {
     let exits: [ProcessExit] = [.exited(code: 0), .exited(code: 3), .signaled(signal: 9)]
-    let currents: [StateType?] = [nil, .running, .pending, .completed, .failed, .crashed, .cancelled, .cancelling]
+    let currents: [StateType?] = [nil, .running, .pending, .completed, .failed, .crashed, .cancelled, .cancelling, .scheduled, .paused]
     return [StateReporting.engine, .worker].flatMap { reporting in
         exits.flatMap { exit in currents.map { ExitCase(reporting: reporting, exit: exit, current: $0) } }
     }
@@ -19,6 +19,7 @@ private let exitCases: [ExitCase] = {
 /// The rule from the specification: (type, force, a phrase the message must contain), or nil.
 private func expected(_ row: ExitCase) -> (StateType, Bool, String)? {
     if let current = row.current, [.completed, .failed, .crashed, .cancelled].contains(current) { return nil }
+    if row.current == .scheduled || row.current == .paused { return nil }  // handed back for a later poll
     if row.current == .cancelling { return (.cancelled, true, "cancelled") }
     switch (row.reporting, row.exit) {
     case (.worker, .exited(code: 0)): return (.completed, false, "exited with code 0")
