@@ -80,6 +80,18 @@ extension HTTPPrefectAPI {
         return try decode(Flow.self, answer, route: "GET \(path)")
     }
 
+    public func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun] {
+        let body: JSONValue = [
+            "flow_runs": [
+                "id": ["any_": .array(ids.map { .string($0) })],
+                "state": ["type": ["any_": ["CANCELLING"]]],
+            ],
+            "limit": .number(Double(max(ids.count, 1))),
+        ]
+        let answer = try await send(.POST, "/flow_runs/filter", json: try Self.encode(body))
+        return try decode([FlowRun].self, answer, route: "POST /flow_runs/filter")
+    }
+
     public func setInfrastructurePid(flowRunId: String, pid: Int32) async throws {
         let body: JSONValue = ["infrastructure_pid": .string(String(pid))]
         _ = try await send(.PATCH, "/flow_runs/\(flowRunId)", json: try Self.encode(body))

@@ -25,6 +25,8 @@ public protocol PrefectAPI: Sendable {
     func readDeployment(id: String) async throws -> Deployment?
     /// `GET /flows/{id}`; nil when it was deleted.
     func readFlow(id: String) async throws -> Flow?
+    /// `POST /flow_runs/filter`: which of `ids` are CANCELLING now (one request for all of them).
+    func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun]
     /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.
     func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
 }

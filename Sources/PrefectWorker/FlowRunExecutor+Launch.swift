@@ -5,10 +5,14 @@ import PrefectWorkerCore
 import ProcessSupervisor
 
 extension FlowRunExecutor {
-    /// Starts the child, records its pid, waits for it and reports the final state when the child
-    /// did not (or, for plain commands, always).
-    func launch(_ prepared: PreparedRun, logger: Logger) async {
+    /// Starts the child, records its pid, supervises it (exit, cancel, timeout) and reports the
+    /// final state when the child did not (or, for plain commands, always).
+    func launch(
+        _ prepared: PreparedRun, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation,
+        logger: Logger
+    ) async {
         let run = prepared.run
+        if await cancelledBeforeStart(run, logger: logger) { return }
         if prepared.reporting == .worker {
             guard await startRunning(run, logger: logger) else { return }
         }
@@ -21,8 +25,15 @@ extension FlowRunExecutor {
         }
         defer { workspace.remove() }
 
+        var environment = prepared.environment
+        if prepared.reporting == .engine {
+            environment.merge(controlChannel.register(flowRunId: run.id)) { _, control in control }
+        }
+        defer { controlChannel.unregister(flowRunId: run.id) }
+
+        if await cancelledBeforeStart(run, logger: logger) { return }
         let spec = ChildProcessSpec(
-            arguments: prepared.arguments, environment: prepared.environment, workingDirectory: workspace.path,
+            arguments: prepared.arguments, environment: environment, workingDirectory: workspace.path,
             captureOutput: prepared.job.streamOutput)
         let outputLogger = logger
         let child: ChildProcess
@@ -49,15 +60,18 @@ extension FlowRunExecutor {
             logger.warning("could not record infrastructure_pid: \(error)")
         }
 
-        let exit = await child.waitForExit()
-        logger.info("process \(exit)", metadata: ["exit": "\(exit)"])
-
+        let outcome = await supervise(child, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
         let current = await untilAnswered("read the flow run's state", logger: logger) {
             try await api.readFlowRun(id: run.id)
         }
-        if let proposal = FinalStateDecision.afterExit(exit: exit, reporting: prepared.reporting, current: current?.currentStateType) {
-            await propose(proposal, for: run, logger: logger)
+        let proposal: StateProposal?
+        switch outcome {
+        case .exited(let exit):
+            proposal = FinalStateDecision.afterExit(exit: exit, reporting: prepared.reporting, current: current?.currentStateType)
+        case .stopped(let reason, let report):
+            proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType)
         }
+        if let proposal { await propose(proposal, for: run, logger: logger) }
     }
 
     /// For a command that does not report its own states: propose RUNNING, sleeping on WAIT (a
@@ -69,13 +83,15 @@ extension FlowRunExecutor {
             case .accept:
                 return true
             case .wait:
-                let delay = max(0.1, answer.details?.delaySeconds ?? 1)
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+                // Sleep in slices, so a cancel that arrives meanwhile is seen within a second.
+                let until = Date().addingTimeInterval(max(0.1, answer.details?.delaySeconds ?? 1))
+                while Date() < until {
+                    if await cancelledBeforeStart(run, logger: logger) { return false }
+                    try? await Task.sleep(nanoseconds: UInt64(min(1, max(0.05, until.timeIntervalSinceNow)) * 1_000_000_000))
+                }
             case .reject, .abort:
                 if answer.state?.type == .cancelling {
-                    await propose(
-                        StateProposal(type: .cancelled, message: "Flow run was cancelled before it started.", force: true),
-                        for: run, logger: logger)
+                    await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
                 }
                 logger.notice("not starting flow run: RUNNING was \(answer.status.rawValue): \(answer.details?.reason ?? "")")
                 return false

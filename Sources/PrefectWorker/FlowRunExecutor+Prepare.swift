@@ -11,6 +11,7 @@ struct PreparedRun: Sendable {
     let reporting: StateReporting
     let arguments: [String]
     let environment: [String: String]
+    let timeoutSeconds: Double?
 }
 
 extension FlowRunExecutor {
@@ -39,6 +40,7 @@ extension FlowRunExecutor {
         let job = try JobTemplateRenderer(workerEnvironment: configuration.environment)
             .render(baseJobTemplate: template, values: values)
         let reporting = try StateReporting.resolve(jobVariables: values, command: job.command)
+        let timeout = try RunTimeout.resolve(jobVariables: values, default: configuration.runTimeoutSeconds)
         let arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
         if arguments.isEmpty { throw SpawnError.emptyCommand }
 
@@ -48,7 +50,8 @@ extension FlowRunExecutor {
         let environment = ChildEnvironment.build(
             workerEnvironment: configuration.environment, settings: configuration.settingsEnvironment,
             run: identity, jobEnv: job.env)
-        return PreparedRun(run: run, job: job, reporting: reporting, arguments: arguments, environment: environment)
+        return PreparedRun(
+            run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout)
     }
 }
 

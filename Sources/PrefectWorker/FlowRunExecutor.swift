@@ -10,6 +10,8 @@ struct FlowRunExecutor: Sendable {
     let api: any PrefectAPI
     let configuration: WorkerConfiguration
     let poolCache: WorkPoolCache
+    let registry: RunRegistry
+    let controlChannel: EngineControlChannel
     let logger: Logger
 
     func execute(_ scheduled: ScheduledFlowRun) async {
@@ -21,7 +23,14 @@ struct FlowRunExecutor: Sendable {
 
         guard await claim(run, logger: logger) else { return }
         logger.info("claimed flow run")
+        let (events, postEvent) = await registry.register(run.id)
+        await prepareAndLaunch(run, events: events, postEvent: postEvent, logger: logger)
+        await registry.unregister(run.id)
+    }
 
+    private func prepareAndLaunch(
+        _ run: FlowRun, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
+    ) async {
         let prepared: PreparedRun
         do {
             prepared = try await prepare(run, logger: logger)
@@ -35,7 +44,15 @@ struct FlowRunExecutor: Sendable {
             await propose(proposal, for: run, logger: logger)
             return
         }
-        await launch(prepared, logger: logger)
+        await launch(prepared, events: events, postEvent: postEvent, logger: logger)
+    }
+
+    /// True (after recording CANCELLED) when the run was cancelled before its process started.
+    func cancelledBeforeStart(_ run: FlowRun, logger: Logger) async -> Bool {
+        guard await registry.isCancelRequested(run.id) else { return false }
+        logger.notice("flow run cancelled before its process was started; not starting it")
+        await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
+        return true
     }
 
     // MARK: - Claim

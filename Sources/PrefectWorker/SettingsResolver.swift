@@ -25,6 +25,8 @@ public struct CommandLineSettings: Sendable {
     public var runOnce = false
     public var python: String?
     public var createPoolIfNotFound = true
+    public var cancelGraceSeconds: Double?
+    public var runTimeoutSeconds: Double?
 
     public init(pool: String) {
         self.pool = pool
@@ -61,7 +63,7 @@ public enum SettingsResolver {
             return value
         } ?? seconds(env, "PREFECT_WORKER_PREFETCH_SECONDS", default: 10, allowZero: true)
 
-        return WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             api: api, poolName: flags.pool, workQueues: flags.workQueues, workerName: name, limit: flags.limit,
             prefetchSeconds: prefetch,
             heartbeatSeconds: try seconds(env, "PREFECT_WORKER_HEARTBEAT_SECONDS", default: 30),
@@ -70,6 +72,22 @@ public enum SettingsResolver {
             python: flags.python ?? nonEmpty(env["PREFECT_WORKER_PYTHON"]) ?? "python3",
             createPoolIfNotFound: flags.createPoolIfNotFound,
             environment: env)
+        configuration.cancelGraceSeconds = try flags.cancelGraceSeconds.map {
+            try positive($0, "--cancel-grace-seconds", allowZero: true)
+        } ?? seconds(env, "PREFECT_WORKER_CANCEL_GRACE_SECONDS", default: 30, allowZero: true)
+        if let timeout = flags.runTimeoutSeconds {
+            configuration.runTimeoutSeconds = try positive(timeout, "--run-timeout-seconds", allowZero: false)
+        } else if nonEmpty(env["PREFECT_WORKER_RUN_TIMEOUT_SECONDS"]) != nil {
+            configuration.runTimeoutSeconds = try seconds(env, "PREFECT_WORKER_RUN_TIMEOUT_SECONDS", default: 0)
+        }
+        return configuration
+    }
+
+    static func positive(_ value: Double, _ flag: String, allowZero: Bool) throws -> Double {
+        guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw SettingsError(setting: flag, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got \(value))")
+        }
+        return value
     }
 
     static func nonEmpty(_ value: String?) -> String? {

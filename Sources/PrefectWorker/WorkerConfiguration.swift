@@ -20,6 +20,10 @@ public struct WorkerConfiguration: Sendable {
     public var createPoolIfNotFound: Bool
     /// The worker's own environment, the base of every child's.
     public var environment: [String: String]
+    /// Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out.
+    public var cancelGraceSeconds: Double = 30
+    /// Default per-run timeout; the job variable `timeout_seconds` overrides it. nil = none.
+    public var runTimeoutSeconds: Double?
 
     public init(
         api: PrefectAPIConfiguration, poolName: String, workQueues: [String] = [], workerName: String,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
+import ProcessSupervisor
 import ServiceLifecycle
 
 /// The worker: registers with the pool, heartbeats, polls, and runs what it claims. On SIGTERM or
@@ -48,9 +49,20 @@ public struct WorkerService: Service {
                        "work_queues": "\(configuration.workQueues.joined(separator: ","))"])
 
         let slots = RunSlots(limit: configuration.limit)
-        let executor = FlowRunExecutor(api: api, configuration: configuration, poolCache: cache, logger: logger)
+        let registry = RunRegistry()
+        let controlChannel = EngineControlChannel(logger: logger)
+        if !controlChannel.start() {
+            logger.warning("could not open the engine control channel on 127.0.0.1; cancelled engine runs are stopped by signals only")
+        }
+        if !ChildReaper.shared.becomeSubreaper() {
+            logger.warning("could not become a child subreaper; orphaned processes of a run are found by their environment only")
+        }
+        let executor = FlowRunExecutor(
+            api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
+            logger: logger)
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
+            loops.addTask { await cancellationLoop(registry: registry) }
             await withDiscardingTaskGroup { runs in
                 repeat {
                     for scheduled in await poll(slots: slots) {
@@ -92,6 +104,26 @@ public struct WorkerService: Service {
         } catch {
             logger.warning("poll failed: \(error)")
             return []
+        }
+    }
+
+    /// Every query interval, one request asks which of the runs in flight are CANCELLING, and wakes
+    /// their executors (protocol doc 2.6: the pool-independent, id-restricted filter).
+    private func cancellationLoop(registry: RunRegistry) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: UInt64(configuration.querySeconds * 1_000_000_000))
+            let ids = await registry.ids
+            if Task.isCancelled { return }
+            guard !ids.isEmpty else { continue }
+            do {
+                for run in try await api.cancellingFlowRuns(ids: ids) where await registry.requestCancel(run.id) {
+                    logger.notice("flow run is CANCELLING", metadata: ["flow_run_id": "\(run.id)", "flow_run_name": "\(run.name)"])
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("could not check for cancellations: \(error)")
+            }
         }
     }
 

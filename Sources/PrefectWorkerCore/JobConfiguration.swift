@@ -29,6 +29,7 @@ public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
     case wrongType(field: String, expected: String, found: String)
     case unresolvedReference(field: String, placeholder: String)
     case invalidStateReporting(String)
+    case invalidTimeout(String)
 
     public var description: String {
         switch self {
@@ -44,6 +45,8 @@ public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
                 + "put the value in the job variables instead"
         case .invalidStateReporting(let value):
             return "job variable 'state_reporting' is '\(value)'; use \"auto\", \"engine\" or \"worker\""
+        case .invalidTimeout(let value):
+            return "job variable 'timeout_seconds' is \(value); use a number of seconds > 0, or null for no timeout"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CProcessSpawn
 import Foundation
 import PrefectWorkerCore
 
@@ -46,6 +47,17 @@ public final class ChildReaper: @unchecked Sendable {
                 waiters[pid] = continuation
             }
         }
+    }
+
+    /// Makes the worker a child subreaper (PR_SET_CHILD_SUBREAPER): a run's orphaned processes (a
+    /// daemon it forked, a grandchild whose parent died) are re-parented to the worker instead of to
+    /// PID 1, so the worker can still find, kill and reap them. Returns false where not permitted.
+    @discardableResult
+    public func becomeSubreaper() -> Bool {
+        condition.lock()
+        startIfNeeded()
+        condition.unlock()
+        return pw_set_child_subreaper() == 0
     }
 
     /// How many processes that were not supervised children (orphans) have been reaped.

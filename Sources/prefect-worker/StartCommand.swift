@@ -15,7 +15,8 @@ struct StartCommand: AsyncParsableCommand {
             PREFECT_API_AUTH_STRING (Basic), PREFECT_CLIENT_CUSTOM_HEADERS (JSON object), \
             PREFECT_API_REQUEST_TIMEOUT (60), PREFECT_WORKER_HEARTBEAT_SECONDS (30), \
             PREFECT_WORKER_QUERY_SECONDS (10), PREFECT_WORKER_PREFETCH_SECONDS (10), \
-            PREFECT_WORKER_PYTHON (python3), PREFECT_LOGGING_LEVEL (INFO). A flag beats its variable.
+            PREFECT_WORKER_PYTHON (python3), PREFECT_WORKER_CANCEL_GRACE_SECONDS (30), \
+            PREFECT_WORKER_RUN_TIMEOUT_SECONDS (none), PREFECT_LOGGING_LEVEL (INFO). A flag beats its variable.
             """)
 
     @Option(name: [.short, .long], help: "The work pool to serve.")
@@ -45,6 +46,12 @@ struct StartCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Create the work pool if it does not exist.")
     var createPoolIfNotFound = true
 
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a run is cancelled (env PREFECT_WORKER_CANCEL_GRACE_SECONDS, default 30).")
+    var cancelGraceSeconds: Double?
+
+    @Option(help: "Default per-run timeout in seconds; the job variable timeout_seconds overrides it (env PREFECT_WORKER_RUN_TIMEOUT_SECONDS, default none).")
+    var runTimeoutSeconds: Double?
+
     func run() async throws {
         guard workerType == "process" else {
             throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
@@ -58,6 +65,8 @@ struct StartCommand: AsyncParsableCommand {
         flags.runOnce = runOnce
         flags.python = python
         flags.createPoolIfNotFound = createPoolIfNotFound
+        flags.cancelGraceSeconds = cancelGraceSeconds
+        flags.runTimeoutSeconds = runTimeoutSeconds
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 

@@ -146,6 +146,13 @@ class PrefectAPI:
             body["state"] = {"type": "SCHEDULED", "state_details": {"scheduled_time": when.isoformat()}}
         return self._call("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"]
 
+    def cancel(self, run_id: str) -> dict:
+        """What a user's "Cancel" does: propose CANCELLING."""
+        return self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLING", "name": "Cancelling"}})
+
+    def delete_deployment(self, deployment_id: str):
+        self._call("DELETE", f"/deployments/{deployment_id}")
+
     def run(self, run_id: str) -> dict:
         return self._call("GET", f"/flow_runs/{run_id}")
 
@@ -158,6 +165,19 @@ class PrefectAPI:
             run = self.run(run_id)
             return run if run["state_type"] in TERMINAL else None
         return wait_for(terminal, timeout, f"flow run {run_id} to reach a terminal state", interval=0.3)
+
+
+def process_gone(pid: int) -> bool:
+    """True when `pid` no longer runs (absent, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def read_pid(path: Path, timeout: float = 60) -> int:
+    return int(wait_for(lambda: path.exists() and path.read_text().strip(), timeout, f"a pid in {path}"))
 
 
 class Worker:

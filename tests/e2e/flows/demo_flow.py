@@ -17,3 +17,17 @@ def hello(name: str = "world"):
 @flow
 def boom():
     raise ValueError("boom from the flow")
+
+
+def _write_hook_marker(flow, flow_run, state):
+    with open(os.environ["HOOK_MARKER"], "w") as handle:
+        handle.write(f"on_cancellation ran for {flow_run.id}\n")
+
+
+@flow(on_cancellation=[_write_hook_marker])
+def slow_with_hook():
+    import time
+
+    with open(os.environ["STARTED_MARKER"], "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(300)

@@ -1,0 +1,52 @@
+import PrefectWorkerCore
+
+/// What can happen to a run while the worker holds it.
+enum RunEvent: Sendable {
+    case cancelRequested
+    case timedOut
+    case exited(ProcessExit)
+    case graceExpired
+}
+
+/// The runs this worker holds, with a channel of events for each: the cancellation watcher posts
+/// `cancelRequested`, the executor's own tasks post exits and timers. A cancel that arrives before the
+/// run's process exists is remembered, so the process is never started.
+actor RunRegistry {
+    private final class Entry {
+        let continuation: AsyncStream<RunEvent>.Continuation
+        var cancelRequested = false
+
+        init(continuation: AsyncStream<RunEvent>.Continuation) {
+            self.continuation = continuation
+        }
+    }
+
+    private var entries: [String: Entry] = [:]
+
+    /// Registers a run and returns its event stream (buffered: nothing posted is lost).
+    func register(_ flowRunId: String) -> (AsyncStream<RunEvent>, AsyncStream<RunEvent>.Continuation) {
+        let (stream, continuation) = AsyncStream<RunEvent>.makeStream()
+        entries[flowRunId] = Entry(continuation: continuation)
+        return (stream, continuation)
+    }
+
+    func unregister(_ flowRunId: String) {
+        entries.removeValue(forKey: flowRunId)?.continuation.finish()
+    }
+
+    var ids: [String] { Array(entries.keys) }
+
+    /// Marks the run as cancelled and wakes its executor; false when the worker does not hold it or
+    /// it was already marked.
+    @discardableResult
+    func requestCancel(_ flowRunId: String) -> Bool {
+        guard let entry = entries[flowRunId], !entry.cancelRequested else { return false }
+        entry.cancelRequested = true
+        entry.continuation.yield(.cancelRequested)
+        return true
+    }
+
+    func isCancelRequested(_ flowRunId: String) -> Bool {
+        entries[flowRunId]?.cancelRequested ?? false
+    }
+}
