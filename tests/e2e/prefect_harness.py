@@ -176,6 +176,22 @@ def process_gone(pid: int) -> bool:
         return True
 
 
+def run_processes(run_id: str) -> list[int]:
+    """Live processes whose environment carries the run's PREFECT__FLOW_RUN_ID."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or process_gone(int(entry)):
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 def read_pid(path: Path, timeout: float = 60) -> int:
     return int(wait_for(lambda: path.exists() and path.read_text().strip(), timeout, f"a pid in {path}"))
 

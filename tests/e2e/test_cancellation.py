@@ -1,10 +1,17 @@
 """Cancellation: in every phase, the whole process tree goes, the run ends CANCELLED without a
 CRASHED detour, and the state message says what happened."""
-from prefect_harness import process_gone, read_pid, wait_for
+import os
+
+from prefect_harness import process_gone, read_pid, run_processes, wait_for
 
 
 def types(api, run_id):
     return [state["type"] for state in api.history(run_id)]
+
+
+def assert_no_process_of(run_id, timeout=35):
+    """No process carrying the run's PREFECT__FLOW_RUN_ID is left (scan of /proc/*/environ)."""
+    wait_for(lambda: not run_processes(run_id), timeout, f"every process of run {run_id} to be gone")
 
 
 def assert_cancelled_cleanly(api, run_id, timeout=30):
@@ -12,6 +19,7 @@ def assert_cancelled_cleanly(api, run_id, timeout=30):
     history = types(api, run_id)
     assert run["state_type"] == "CANCELLED", (run["state"], history)
     assert "CRASHED" not in history, history
+    assert_no_process_of(run_id)
     return run
 
 
@@ -69,6 +77,7 @@ def test_setsid_grandchild_left_by_a_finished_run_is_killed(api, pool, start_wor
     grandchild = read_pid(grandchild_pid)
     wait_for(lambda: process_gone(grandchild), 10, "the leftover daemon to be killed")
     assert "leftover process" in worker.output()
+    assert_no_process_of(run_id)
 
 
 def test_cancel_running_engine_flow_runs_its_on_cancellation_hook(api, pool, start_worker, tmp_path):
@@ -146,3 +155,46 @@ def test_run_timeout_stops_the_run_and_says_so(api, pool, start_worker, tmp_path
     assert run["state_type"] == "CRASHED"
     assert run["state"]["message"].startswith("Timed out after 2")
     assert process_gone(pid)
+    assert types(api, run_id)[-1] == "CRASHED"
+    assert_no_process_of(run_id)
+
+
+def zombies_of(parent_pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] == "Z" and int(fields[1]) == parent_pid:
+            found.append(int(entry))
+    return found
+
+
+def orphans_of(parent_pid, command):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and open(f"/proc/{entry}/cmdline").read().replace("\0", " ").strip() == command:
+                if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == parent_pid:
+                    found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def test_orphans_of_a_run_are_reaped_by_the_worker(api, pool, start_worker, tmp_path):
+    # Each ( ... &) forks a subshell that starts a sleep and exits at once: the sleeps are orphans
+    # that the worker, a child subreaper, inherits, and must reap when they end during the run.
+    command = "sh -c 'for i in 1 2 3 4 5; do (sleep 2.5 &); done; sleep 4'"
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": command}))
+    worker = start_worker(pool)
+
+    orphans = wait_for(lambda: len(orphans_of(worker.process.pid, "sleep 2.5")) == 5 and orphans_of(worker.process.pid, "sleep 2.5"),
+                       20, "the run's orphans to be re-parented to the worker")
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    assert all(process_gone(pid) for pid in orphans)
+    wait_for(lambda: not zombies_of(worker.process.pid), 10, "no zombie children of the worker")
+    assert worker.process.poll() is None
