@@ -49,11 +49,13 @@ extension HTTPPrefectAPI {
     public func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
         -> OrchestrationResult
     {
+        var details: [String: JSONValue] = ["transition_id": .string(transitionId)]
+        if let scheduledTime = proposal.scheduledTime { details["scheduled_time"] = .string(Self.timestamp(scheduledTime)) }
         let state: JSONValue = [
             "type": .string(proposal.type.rawValue),
             "name": .string(proposal.name),
             "message": proposal.message.map { .string($0) } ?? .null,
-            "state_details": ["transition_id": .string(transitionId)],
+            "state_details": .object(details),
         ]
         let body: JSONValue = ["state": state, "force": .bool(proposal.force)]
         let path = "/flow_runs/\(flowRunId)/set_state"

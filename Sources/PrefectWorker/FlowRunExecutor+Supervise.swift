@@ -40,6 +40,10 @@ extension FlowRunExecutor {
                     logger.notice("flow run timed out after \(prepared.timeoutSeconds ?? 0) s; stopping its processes")
                     outcome = await stop(child, prepared: prepared, reason: .timedOut(seconds: prepared.timeoutSeconds ?? 0), iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
                     break eventLoop
+                case .workerStopping:
+                    logger.notice("worker stopping before the flow run finished; stopping its processes")
+                    outcome = await stop(child, prepared: prepared, reason: .workerStopped, iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
+                    break eventLoop
                 case .graceExpired:
                     continue
                 }

@@ -47,32 +47,52 @@ struct FlowRunExecutor: Sendable {
         await launch(prepared, events: events, postEvent: postEvent, logger: logger)
     }
 
-    /// True (after recording CANCELLED) when the run was cancelled before its process started.
+    /// True when the run must not be started any more, after recording why: CANCELLED when it was
+    /// cancelled, SCHEDULED again (due now) when the worker is stopping.
     func cancelledBeforeStart(_ run: FlowRun, logger: Logger) async -> Bool {
-        guard await registry.isCancelRequested(run.id) else { return false }
-        logger.notice("flow run cancelled before its process was started; not starting it")
-        await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
-        return true
+        if await registry.isCancelRequested(run.id) {
+            logger.notice("flow run cancelled before its process was started; not starting it")
+            await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
+            return true
+        }
+        if await registry.isStopping {
+            logger.notice("worker stopping; handing the flow run back before its process was started")
+            await propose(FinalStateDecision.rescheduledByStoppingWorker(now: Date()), for: run, logger: logger)
+            return true
+        }
+        return false
     }
 
     // MARK: - Claim
 
-    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker.
+    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker. A claim
+    /// whose answer was lost may have landed, so it is retried (same transition id) until the server
+    /// answers, unless the worker is stopping.
     private func claim(_ run: FlowRun, logger: Logger) async -> Bool {
         let transitionId = UUID().uuidString.lowercased()
-        do {
-            let answer = try await api.setState(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
-            switch ClaimDecision(answer: answer, transitionId: transitionId) {
-            case .launch:
-                return true
-            case .skip(let reason):
-                logger.info("flow run not claimed: \(reason)")
+        while !Task.isCancelled {
+            do {
+                let answer = try await api.setState(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
+                switch ClaimDecision(answer: answer, transitionId: transitionId) {
+                case .launch:
+                    return true
+                case .skip(let reason):
+                    logger.info("flow run not claimed: \(reason)")
+                    return false
+                }
+            } catch let error as PrefectAPIError where error.status == nil || RetryPolicy.isRetryable(.status(error.status!)) {
+                if await registry.isStopping {
+                    logger.warning("could not claim flow run before the worker stopped: \(error)")
+                    return false
+                }
+                logger.warning("claim not answered yet; retrying with the same transition id: \(error)")
+                try? await Task.sleep(nanoseconds: 2_000_000_000)
+            } catch {
+                logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
                 return false
             }
-        } catch {
-            logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
-            return false
         }
+        return false
     }
 
     // MARK: - Final state

@@ -6,6 +6,7 @@ enum RunEvent: Sendable {
     case timedOut
     case exited(ProcessExit)
     case graceExpired
+    case workerStopping
 }
 
 /// The runs this worker holds, with a channel of events for each: the cancellation watcher posts
@@ -22,6 +23,8 @@ actor RunRegistry {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Set once the drain is over: nothing may start any more, and what runs is stopped.
+    private(set) var isStopping = false
 
     /// Registers a run and returns its event stream (buffered: nothing posted is lost).
     func register(_ flowRunId: String) -> (AsyncStream<RunEvent>, AsyncStream<RunEvent>.Continuation) {
@@ -48,5 +51,12 @@ actor RunRegistry {
 
     func isCancelRequested(_ flowRunId: String) -> Bool {
         entries[flowRunId]?.cancelRequested ?? false
+    }
+
+    /// Ends the drain: every run still held is told to stop; returns how many there were.
+    func stopAll() -> Int {
+        isStopping = true
+        for entry in entries.values { entry.continuation.yield(.workerStopping) }
+        return entries.count
     }
 }

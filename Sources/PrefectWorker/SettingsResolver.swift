@@ -27,6 +27,7 @@ public struct CommandLineSettings: Sendable {
     public var createPoolIfNotFound = true
     public var cancelGraceSeconds: Double?
     public var runTimeoutSeconds: Double?
+    public var drainSeconds: Double?
 
     public init(pool: String) {
         self.pool = pool
@@ -75,6 +76,9 @@ public enum SettingsResolver {
         configuration.cancelGraceSeconds = try flags.cancelGraceSeconds.map {
             try positive($0, "--cancel-grace-seconds", allowZero: true)
         } ?? seconds(env, "PREFECT_WORKER_CANCEL_GRACE_SECONDS", default: 30, allowZero: true)
+        configuration.drainSeconds = try flags.drainSeconds.map {
+            try positive($0, "--drain-seconds", allowZero: true)
+        } ?? seconds(env, "PREFECT_WORKER_DRAIN_SECONDS", default: 300, allowZero: true)
         if let timeout = flags.runTimeoutSeconds {
             configuration.runTimeoutSeconds = try positive(timeout, "--run-timeout-seconds", allowZero: false)
         } else if nonEmpty(env["PREFECT_WORKER_RUN_TIMEOUT_SECONDS"]) != nil {

@@ -22,6 +22,8 @@ public struct WorkerConfiguration: Sendable {
     public var environment: [String: String]
     /// Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out.
     public var cancelGraceSeconds: Double = 30
+    /// How long a stopping worker waits for its runs before it stops them.
+    public var drainSeconds: Double = 300
     /// Default per-run timeout; the job variable `timeout_seconds` overrides it. nil = none.
     public var runTimeoutSeconds: Double?
 

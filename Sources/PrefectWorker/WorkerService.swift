@@ -5,17 +5,21 @@ import PrefectWorkerCore
 import ProcessSupervisor
 import ServiceLifecycle
 
-/// The worker: registers with the pool, heartbeats, polls, and runs what it claims. On SIGTERM or
-/// SIGINT (graceful shutdown) it stops claiming at once, keeps heartbeating, and returns when the
-/// runs in flight are over.
+/// The worker: registers with the pool, heartbeats, polls, and runs what it claims. On graceful
+/// shutdown (the first SIGTERM or SIGINT) it stops claiming at once and keeps heartbeating while the
+/// runs in flight finish; when the drain deadline passes, or a second signal asks for it, the runs
+/// still in flight are stopped like a cancel and reported CRASHED (or handed back as SCHEDULED when
+/// not started yet).
 public struct WorkerService: Service {
     let api: any PrefectAPI
     let configuration: WorkerConfiguration
+    let shutdown: ShutdownController
     let logger: Logger
 
-    public init(api: any PrefectAPI, configuration: WorkerConfiguration, logger: Logger) {
+    public init(api: any PrefectAPI, configuration: WorkerConfiguration, shutdown: ShutdownController = ShutdownController(), logger: Logger) {
         self.api = api
         self.configuration = configuration
+        self.shutdown = shutdown
         var logger = logger
         logger[metadataKey: "work_pool"] = "\(configuration.poolName)"
         logger[metadataKey: "worker"] = "\(configuration.workerName)"
@@ -80,7 +84,10 @@ public struct WorkerService: Service {
                 } while !Task.isShuttingDownGracefully && !Task.isCancelled
                 let inFlight = await slots.count
                 if inFlight > 0 {
-                    logger.notice("stopped claiming; waiting for \(inFlight) flow run(s) in flight to finish")
+                    logger.notice(
+                        "stopped claiming; waiting for \(inFlight) flow run(s) in flight to finish",
+                        metadata: ["drain_seconds": "\(configuration.drainSeconds)"])
+                    loops.addTask { await enforceDrainDeadline(registry: registry) }
                 }
             }
             loops.cancelAll()
@@ -105,6 +112,20 @@ public struct WorkerService: Service {
             logger.warning("poll failed: \(error)")
             return []
         }
+    }
+
+    /// Waits for the drain deadline or a second signal, then stops every run still in flight.
+    private func enforceDrainDeadline(registry: RunRegistry) async {
+        let deadline = Date().addingTimeInterval(configuration.drainSeconds)
+        while !Task.isCancelled, Date() < deadline, !shutdown.isCutRequested {
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+        if Task.isCancelled { return }
+        let stopped = await registry.stopAll()
+        shutdown.recordCut(runs: stopped)
+        logger.warning(
+            shutdown.isCutRequested ? "second stop signal: stopping \(stopped) flow run(s) in flight now"
+                : "drain deadline of \(configuration.drainSeconds) s passed: stopping \(stopped) flow run(s) in flight")
     }
 
     /// Every query interval, one request asks which of the runs in flight are CANCELLING, and wakes

@@ -1,9 +1,13 @@
+import Foundation
+
 /// A state the worker will propose for a run.
 public struct StateProposal: Equatable, Sendable {
     public var type: StateType
     public var name: String
     public var message: String?
     public var force: Bool
+    /// `state_details.scheduled_time`, for a SCHEDULED proposal.
+    public var scheduledTime: Date?
 
     public init(type: StateType, name: String? = nil, message: String? = nil, force: Bool = false) {
         self.type = type

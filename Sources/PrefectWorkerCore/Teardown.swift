@@ -1,9 +1,13 @@
+import Foundation
+
 /// Why a running child is being stopped.
 public enum StopReason: Equatable, Sendable {
     /// The run moved to CANCELLING (a user, an automation, the API).
     case cancelled
     /// The run exceeded its `timeout_seconds`.
     case timedOut(seconds: Double)
+    /// The worker is stopping and the drain deadline passed (or a second SIGTERM/SIGINT came).
+    case workerStopped
 }
 
 /// How a child's process group is stopped (architecture rule 4): declared data, always ending in
@@ -84,7 +88,20 @@ extension FinalStateDecision {
         case .timedOut(let seconds):
             return StateProposal(
                 type: .crashed, message: "Timed out after \(TeardownReport.seconds(seconds)) s; \(report.description).", force: true)
+        case .workerStopped:
+            if let current, current.isTerminal { return nil }
+            return StateProposal(
+                type: .crashed, message: "Worker stopped before the flow run finished; \(report.description).", force: true)
         }
+    }
+
+    /// A claimed run the worker will not start because it is stopping: handed back, due now, for
+    /// another worker (or this one after a restart) to claim.
+    public static func rescheduledByStoppingWorker(now: Date) -> StateProposal {
+        var proposal = StateProposal(
+            type: .scheduled, message: "Worker stopped before the flow run's process was started; rescheduled.", force: true)
+        proposal.scheduledTime = now
+        return proposal
     }
 
     /// A run cancelled before its process was started.

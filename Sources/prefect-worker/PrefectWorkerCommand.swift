@@ -11,7 +11,7 @@ struct PrefectWorkerCommand: AsyncParsableCommand {
         subcommands: [StartCommand.self])
 
     /// Parses, runs, and maps errors to exit codes: 2 for a missing or malformed setting (one line),
-    /// 1 for a worker that cannot go on, 0 otherwise.
+    /// 1 for a worker that cannot go on, 3 for a stop that had to cut runs in flight, 0 otherwise.
     static func runAndExit() async {
         do {
             var command = try parseAsRoot()
@@ -23,6 +23,8 @@ struct PrefectWorkerCommand: AsyncParsableCommand {
         } catch let error as SettingsError {
             FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
             Foundation.exit(2)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
             Foundation.exit(1)

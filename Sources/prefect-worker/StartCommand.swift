@@ -4,6 +4,7 @@ import Logging
 import PrefectAPI
 import PrefectWorker
 import ServiceLifecycle
+import UnixSignals
 
 /// `prefect-worker start`: the same flags as `prefect worker start --type process`.
 struct StartCommand: AsyncParsableCommand {
@@ -16,7 +17,9 @@ struct StartCommand: AsyncParsableCommand {
             PREFECT_API_REQUEST_TIMEOUT (60), PREFECT_WORKER_HEARTBEAT_SECONDS (30), \
             PREFECT_WORKER_QUERY_SECONDS (10), PREFECT_WORKER_PREFETCH_SECONDS (10), \
             PREFECT_WORKER_PYTHON (python3), PREFECT_WORKER_CANCEL_GRACE_SECONDS (30), \
-            PREFECT_WORKER_RUN_TIMEOUT_SECONDS (none), PREFECT_LOGGING_LEVEL (INFO). A flag beats its variable.
+            PREFECT_WORKER_RUN_TIMEOUT_SECONDS (none), PREFECT_WORKER_DRAIN_SECONDS (300), \
+            PREFECT_LOGGING_LEVEL (INFO). Exit codes: 0 stopped cleanly, 1 cannot go on, 2 bad settings, \
+            3 stopped with runs in flight that had to be cut. A flag beats its variable.
             """)
 
     @Option(name: [.short, .long], help: "The work pool to serve.")
@@ -49,6 +52,9 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "Seconds between SIGTERM and SIGKILL when a run is cancelled (env PREFECT_WORKER_CANCEL_GRACE_SECONDS, default 30).")
     var cancelGraceSeconds: Double?
 
+    @Option(help: "On SIGTERM/SIGINT, wait this long for runs in flight before stopping them (env PREFECT_WORKER_DRAIN_SECONDS, default 300).")
+    var drainSeconds: Double?
+
     @Option(help: "Default per-run timeout in seconds; the job variable timeout_seconds overrides it (env PREFECT_WORKER_RUN_TIMEOUT_SECONDS, default none).")
     var runTimeoutSeconds: Double?
 
@@ -67,6 +73,7 @@ struct StartCommand: AsyncParsableCommand {
         flags.createPoolIfNotFound = createPoolIfNotFound
         flags.cancelGraceSeconds = cancelGraceSeconds
         flags.runTimeoutSeconds = runTimeoutSeconds
+        flags.drainSeconds = drainSeconds
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 
@@ -77,18 +84,40 @@ struct StartCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "prefect-worker")
         let api = HTTPPrefectAPI(configuration: configuration.api, logger: logger)
-        let worker = WorkerService(api: api, configuration: configuration, logger: logger)
+        let shutdown = ShutdownController()
+        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await api.shutdown()
-            throw error
+                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
+        // The first SIGTERM/SIGINT starts the drain; a second one cuts it short.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let outcome: Result<Void, Error> = await withTaskGroup(of: Result<Void, Error>?.self) { tasks in
+            tasks.addTask {
+                do { try await group.run(); return .success(()) } catch { return .failure(error) }
+            }
+            tasks.addTask {
+                var received = 0
+                for await signal in signals {
+                    received += 1
+                    if received == 1 {
+                        logger.notice("received \(signal): stopping (send it again to stop the runs in flight now)")
+                        await group.triggerGracefulShutdown()
+                    } else {
+                        shutdown.requestCut()
+                    }
+                }
+                return nil
+            }
+            let first = await tasks.next() ?? nil
+            tasks.cancelAll()
+            return first ?? .success(())
         }
         try? await api.shutdown()
+        try outcome.get()
+        if shutdown.cutRuns > 0 {
+            logger.warning("stopped with \(shutdown.cutRuns) flow run(s) cut short")
+            throw ExitCode(3)
+        }
     }
 
     private func logLevel(_ text: String?) throws -> Logger.Level {

@@ -1,3 +1,4 @@
+import Foundation
 import PrefectWorkerCore
 import Testing
 
@@ -33,5 +34,26 @@ import Testing
         #expect(proposal.type == .cancelled)
         #expect(proposal.force)
         #expect(proposal.message?.hasPrefix("Cancelled by user") == true)
+    }
+
+    @Test(arguments: [.running, .pending, .cancelling, nil] as [StateType?])
+    func workerStoppedIsForcedCrashedSayingSo(_ current: StateType?) throws {
+        let proposal = try #require(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current))
+        #expect(proposal.type == .crashed)
+        #expect(proposal.force)
+        #expect(proposal.message?.hasPrefix("Worker stopped before the flow run finished; ") == true)
+    }
+
+    @Test(arguments: [.completed, .failed, .crashed, .cancelled] as [StateType])
+    func workerStoppedLeavesATerminalRunAlone(_ current: StateType) {
+        #expect(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current) == nil)
+    }
+
+    @Test func notStartedRunIsHandedBackDueNow() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let proposal = FinalStateDecision.rescheduledByStoppingWorker(now: now)
+        #expect(proposal.type == .scheduled)
+        #expect(proposal.force)
+        #expect(proposal.scheduledTime == now)
     }
 }
