@@ -48,6 +48,7 @@ extension FlowRunExecutor {
             await propose(FinalStateDecision.spawnFailed("\(error)"), for: run, logger: logger)
             return
         }
+        ledger?.record(ledgerEntry(for: run, phase: .running, pid: child.pid, reporting: prepared.reporting))
         var logger = logger
         logger[metadataKey: "pid"] = "\(child.pid)"
         logger.info(
@@ -61,13 +62,18 @@ extension FlowRunExecutor {
         }
 
         let outcome = await supervise(child, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
+        await reportOutcome(outcome, of: run, reporting: prepared.reporting, logger: logger)
+    }
+
+    /// Reads the run's state now and proposes the final state the core decides, if any.
+    func reportOutcome(_ outcome: SupervisedOutcome, of run: FlowRun, reporting: StateReporting, logger: Logger) async {
         let current = await untilAnswered("read the flow run's state", logger: logger) {
             try await api.readFlowRun(id: run.id)
         }
         let proposal: StateProposal?
         switch outcome {
         case .exited(let exit):
-            proposal = FinalStateDecision.afterExit(exit: exit, reporting: prepared.reporting, current: current?.currentStateType)
+            proposal = FinalStateDecision.afterExit(exit: exit, reporting: reporting, current: current?.currentStateType)
         case .stopped(let reason, let report):
             proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType)
         }

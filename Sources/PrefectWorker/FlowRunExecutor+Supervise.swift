@@ -13,12 +13,12 @@ extension FlowRunExecutor {
     /// Waits for the child's exit, a cancel request or the timeout, whichever comes first; on a
     /// cancel or timeout runs the teardown plan. Leftover processes of the run are killed either way.
     func supervise(
-        _ child: ChildProcess, prepared: PreparedRun, events: AsyncStream<RunEvent>,
+        _ child: any SupervisedProcess, prepared: PreparedRun, events: AsyncStream<RunEvent>,
         postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
     ) async -> SupervisedOutcome {
         let marker = "PREFECT__FLOW_RUN_ID=\(prepared.run.id)"
         return await withTaskGroup(of: Void.self) { timers in
-            timers.addTask { postEvent.yield(.exited(await child.waitForExit())) }
+            timers.addTask { postEvent.yield(.exited(await child.waitForEnd())) }
             if let timeout = prepared.timeoutSeconds {
                 timers.addTask {
                     try? await Task.sleep(nanoseconds: UInt64(timeout * 1_000_000_000))
@@ -62,7 +62,7 @@ extension FlowRunExecutor {
 
     /// Runs the teardown plan against the child's process group and every process of the run.
     private func stop(
-        _ child: ChildProcess, prepared: PreparedRun, reason: StopReason,
+        _ child: any SupervisedProcess, prepared: PreparedRun, reason: StopReason,
         iterator: inout AsyncStream<RunEvent>.Iterator, timers: inout TaskGroup<Void>,
         postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
     ) async -> SupervisedOutcome {

@@ -3,6 +3,7 @@ import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
+import ProcessSupervisor
 
 /// Takes one scheduled flow run from claim to a terminal state (or leaves it to another worker when
 /// the claim is lost). Every decision is made by PrefectWorkerCore; this type only does the I/O.
@@ -12,6 +13,7 @@ struct FlowRunExecutor: Sendable {
     let poolCache: WorkPoolCache
     let registry: RunRegistry
     let controlChannel: EngineControlChannel
+    let ledger: RunLedger?
     let logger: Logger
 
     func execute(_ scheduled: ScheduledFlowRun) async {
@@ -23,9 +25,21 @@ struct FlowRunExecutor: Sendable {
 
         guard await claim(run, logger: logger) else { return }
         logger.info("claimed flow run")
+        ledger?.record(ledgerEntry(for: run, phase: .claimed))
         let (events, postEvent) = await registry.register(run.id)
         await prepareAndLaunch(run, events: events, postEvent: postEvent, logger: logger)
         await registry.unregister(run.id)
+        ledger?.remove(run.id)
+    }
+
+    /// The ledger entry of a run held by this worker process.
+    func ledgerEntry(
+        for run: FlowRun, phase: LedgerEntry.Phase, pid: Int32? = nil, reporting: StateReporting = .engine
+    ) -> LedgerEntry {
+        LedgerEntry(
+            flowRunId: run.id, flowRunName: run.name, workerName: configuration.workerName, workerPid: getpid(),
+            workerStartTime: ProcessIdentity.startTime(of: getpid()), phase: phase, pid: pid,
+            pidStartTime: pid.flatMap(ProcessIdentity.startTime(of:)), reporting: reporting, updated: Date())
     }
 
     private func prepareAndLaunch(

@@ -17,6 +17,11 @@ actor RunSlots {
         return true
     }
 
+    /// Holds a slot for an adopted run even when that goes over the limit: the process runs already.
+    func adopt(_ flowRunId: String) {
+        inFlight.insert(flowRunId)
+    }
+
     func release(_ flowRunId: String) {
         inFlight.remove(flowRunId)
     }

@@ -28,6 +28,7 @@ public struct CommandLineSettings: Sendable {
     public var cancelGraceSeconds: Double?
     public var runTimeoutSeconds: Double?
     public var drainSeconds: Double?
+    public var stateDirectory: String?
 
     public init(pool: String) {
         self.pool = pool
@@ -79,12 +80,26 @@ public enum SettingsResolver {
         configuration.drainSeconds = try flags.drainSeconds.map {
             try positive($0, "--drain-seconds", allowZero: true)
         } ?? seconds(env, "PREFECT_WORKER_DRAIN_SECONDS", default: 300, allowZero: true)
+        configuration.stateDirectory = stateDirectory(flag: flags.stateDirectory, env: env)
         if let timeout = flags.runTimeoutSeconds {
             configuration.runTimeoutSeconds = try positive(timeout, "--run-timeout-seconds", allowZero: false)
         } else if nonEmpty(env["PREFECT_WORKER_RUN_TIMEOUT_SECONDS"]) != nil {
             configuration.runTimeoutSeconds = try seconds(env, "PREFECT_WORKER_RUN_TIMEOUT_SECONDS", default: 0)
         }
         return configuration
+    }
+
+    /// `--state-dir`, `PREFECT_WORKER_STATE_DIR`, systemd's `$STATE_DIRECTORY` (first entry), then
+    /// `/var/lib/prefect-worker` for root or `$XDG_STATE_HOME` / `~/.local/state` + `/prefect-worker`.
+    static func stateDirectory(flag: String?, env: [String: String]) -> String {
+        if let flag = nonEmpty(flag) { return flag }
+        if let configured = nonEmpty(env["PREFECT_WORKER_STATE_DIR"]) { return configured }
+        if let systemd = nonEmpty(env["STATE_DIRECTORY"]) {
+            return String(systemd.split(separator: ":").first ?? Substring(systemd))
+        }
+        if getuid() == 0 { return "/var/lib/prefect-worker" }
+        if let xdg = nonEmpty(env["XDG_STATE_HOME"]) { return xdg + "/prefect-worker" }
+        return (env["HOME"] ?? "/tmp") + "/.local/state/prefect-worker"
     }
 
     static func positive(_ value: Double, _ flag: String, allowZero: Bool) throws -> Double {

@@ -24,6 +24,8 @@ public struct WorkerConfiguration: Sendable {
     public var cancelGraceSeconds: Double = 30
     /// How long a stopping worker waits for its runs before it stops them.
     public var drainSeconds: Double = 300
+    /// Where the run ledger lives (restart recovery); nil = recovery off.
+    public var stateDirectory: String?
     /// Default per-run timeout; the job variable `timeout_seconds` overrides it. nil = none.
     public var runTimeoutSeconds: Double?
 

@@ -61,13 +61,24 @@ public struct WorkerService: Service {
         if !ChildReaper.shared.becomeSubreaper() {
             logger.warning("could not become a child subreaper; orphaned processes of a run are found by their environment only")
         }
+        let ledger = configuration.stateDirectory.flatMap {
+            RunLedger(stateDirectory: "\($0)/pools/\(Self.fileName(configuration.poolName))", logger: logger)
+        }
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            logger: logger)
+            ledger: ledger, logger: logger)
+        let adopted = await executor.recover(logger: logger)
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
             loops.addTask { await cancellationLoop(registry: registry) }
             await withDiscardingTaskGroup { runs in
+                for entry in adopted {
+                    await slots.adopt(entry.flowRunId)
+                    runs.addTask {
+                        await executor.superviseAdopted(entry)
+                        await slots.release(entry.flowRunId)
+                    }
+                }
                 repeat {
                     for scheduled in await poll(slots: slots) {
                         let id = scheduled.flowRun.id
@@ -93,6 +104,11 @@ public struct WorkerService: Service {
             loops.cancelAll()
         }
         logger.info("worker stopped")
+    }
+
+    /// A pool name as one safe path component.
+    static func fileName(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
     }
 
     private var heartbeatInterval: Int { max(1, Int(configuration.heartbeatSeconds.rounded())) }

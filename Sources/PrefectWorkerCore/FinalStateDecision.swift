@@ -13,6 +13,9 @@ public enum FinalStateDecision {
         if current == .cancelling {
             return StateProposal(type: .cancelled, message: "Flow run was cancelled; the process \(exit).", force: true)
         }
+        if exit == .unknown {
+            return StateProposal(type: .crashed, message: "Worker restarted; the flow run's process \(exit).")
+        }
         switch reporting {
         case .worker:
             if exit.isSuccess {

@@ -2,6 +2,8 @@
 public enum ProcessExit: Equatable, Sendable, CustomStringConvertible {
     case exited(code: Int32)
     case signaled(signal: Int32)
+    /// It ended while no worker was watching (an adopted process after a restart).
+    case unknown
 
     public var isSuccess: Bool { self == .exited(code: 0) }
 
@@ -18,6 +20,8 @@ public enum ProcessExit: Equatable, Sendable, CustomStringConvertible {
             case 247: return base + " (out of memory)"
             default: return base
             }
+        case .unknown:
+            return "exited while the worker was away (exit status unknown)"
         case .signaled(let signal):
             let name = SignalName.of(signal)
             switch signal {

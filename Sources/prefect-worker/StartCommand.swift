@@ -55,6 +55,9 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "On SIGTERM/SIGINT, wait this long for runs in flight before stopping them (env PREFECT_WORKER_DRAIN_SECONDS, default 300).")
     var drainSeconds: Double?
 
+    @Option(help: "Directory of the run ledger used for restart recovery (env PREFECT_WORKER_STATE_DIR, else $STATE_DIRECTORY, else /var/lib/prefect-worker as root or ~/.local/state/prefect-worker).")
+    var stateDir: String?
+
     @Option(help: "Default per-run timeout in seconds; the job variable timeout_seconds overrides it (env PREFECT_WORKER_RUN_TIMEOUT_SECONDS, default none).")
     var runTimeoutSeconds: Double?
 
@@ -74,6 +77,7 @@ struct StartCommand: AsyncParsableCommand {
         flags.cancelGraceSeconds = cancelGraceSeconds
         flags.runTimeoutSeconds = runTimeoutSeconds
         flags.drainSeconds = drainSeconds
+        flags.stateDirectory = stateDir
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 

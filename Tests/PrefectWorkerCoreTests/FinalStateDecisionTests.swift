@@ -9,7 +9,7 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
 }
 
 private let exitCases: [ExitCase] = {
-    let exits: [ProcessExit] = [.exited(code: 0), .exited(code: 3), .signaled(signal: 9)]
+    let exits: [ProcessExit] = [.exited(code: 0), .exited(code: 3), .signaled(signal: 9), .unknown]
     let currents: [StateType?] = [nil, .running, .pending, .completed, .failed, .crashed, .cancelled, .cancelling, .scheduled, .paused]
     return [StateReporting.engine, .worker].flatMap { reporting in
         exits.flatMap { exit in currents.map { ExitCase(reporting: reporting, exit: exit, current: $0) } }
@@ -28,6 +28,7 @@ private func expected(_ row: ExitCase) -> (StateType, Bool, String)? {
     case (.engine, .exited(code: 0)): return (.crashed, false, "state_reporting")
     case (.engine, .exited(let code)): return (.crashed, false, "exited with code \(code)")
     case (.engine, .signaled): return (.crashed, false, "killed by SIGKILL")
+    case (_, .unknown): return (.crashed, false, "exit status unknown")
     }
 }
 

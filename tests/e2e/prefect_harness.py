@@ -208,6 +208,7 @@ class Worker:
             PREFECT_WORKER_QUERY_SECONDS="1",
             PREFECT_WORKER_HEARTBEAT_SECONDS="2",
             PREFECT_HOME=str(log_dir / "prefect-home"),
+            PREFECT_WORKER_STATE_DIR=str(log_dir / "worker-state"),
         )
         full_env.update(env or {})
         self.command = [str(WORKER_BIN), "start", "--pool", pool, "--python", sys.executable, *args]

@@ -31,3 +31,13 @@ def slow_with_hook():
     with open(os.environ["STARTED_MARKER"], "w") as handle:
         handle.write(str(os.getpid()))
     time.sleep(300)
+
+
+@flow
+def sleepy(seconds: float = 5.0):
+    import time
+
+    with open(os.environ["STARTED_MARKER"], "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(seconds)
+    return seconds

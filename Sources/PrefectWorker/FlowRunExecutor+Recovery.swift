@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+import ProcessSupervisor
+
+/// Restart recovery: what a starting worker does with the runs an earlier worker process of this
+/// pool left in the ledger (it was killed, crashed, or the host rebooted).
+extension FlowRunExecutor {
+    /// Decides every ledger entry; returns the entries whose process still runs, to be adopted.
+    func recover(logger: Logger) async -> [LedgerEntry] {
+        guard let ledger else { return [] }
+        var adopted: [LedgerEntry] = []
+        for entry in ledger.entries() {
+            var logger = logger
+            logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
+            logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
+            let writerAlive = entry.workerPid != getpid()
+                && ProcessIdentity.isRunning(pid: entry.workerPid, startTime: entry.workerStartTime)
+            let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
+            let current: StateType?
+            if writerAlive {
+                current = nil
+            } else {
+                guard let known = await untilAnswered("read the flow run's state", logger: logger, { () -> FlowRun? in
+                    do {
+                        return try await api.readFlowRun(id: entry.flowRunId)
+                    } catch let error as PrefectAPIError where error.status == 404 {
+                        return nil
+                    }
+                }) else { continue }
+                current = known?.currentStateType
+            }
+            let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
+            switch RecoveryDecision.decide(entry: entry, writerAlive: writerAlive, processAlive: processAlive, current: current, now: Date()) {
+            case .leave:
+                continue
+            case .forget:
+                ledger.remove(entry.flowRunId)
+            case .report(let proposal):
+                logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
+                await propose(proposal, for: run, logger: logger)
+                ledger.remove(entry.flowRunId)
+            case .adopt:
+                logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
+                var mine = entry
+                mine.workerPid = getpid()
+                mine.workerStartTime = ProcessIdentity.startTime(of: getpid())
+                ledger.record(mine)
+                adopted.append(mine)
+            }
+        }
+        return adopted
+    }
+
+    /// Supervises an adopted run's process until it ends, is cancelled or the worker stops, and
+    /// reports the final state (the exit status of an adopted process is unknown).
+    func superviseAdopted(_ entry: LedgerEntry) async {
+        var logger = self.logger
+        logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
+        logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
+        logger[metadataKey: "pid"] = "\(entry.pid ?? 0)"
+        let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
+        let reporting = StateReporting(rawValue: entry.reporting) ?? .engine
+        let process = AdoptedProcess(pid: entry.pid ?? 0, startTime: entry.pidStartTime)
+        let prepared = PreparedRun(
+            run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], timeoutSeconds: nil)
+        let (events, postEvent) = await registry.register(run.id)
+        let outcome = await supervise(process, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
+        await reportOutcome(outcome, of: run, reporting: reporting, logger: logger)
+        await registry.unregister(run.id)
+        ledger?.remove(run.id)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import PrefectWorkerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durable record of the runs this worker holds: one small JSON file per run in
+/// `<state dir>/runs/`, written crash-safe (write to a temporary file, fsync, rename, fsync the
+/// directory) and removed once the run's final state is reported or it is handed back.
+final class RunLedger: @unchecked Sendable {
+    let directory: String
+    private let logger: Logger
+
+    /// Nil (and a warning) when the directory cannot be created: the worker then runs without
+    /// restart recovery rather than not at all.
+    init?(stateDirectory: String, logger: Logger) {
+        self.directory = stateDirectory + "/runs"
+        self.logger = logger
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            logger.warning("cannot use state directory \(stateDirectory) (\(error)); restart recovery is off")
+            return nil
+        }
+    }
+
+    func record(_ entry: LedgerEntry) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            let data = try encoder.encode(entry)
+            try Self.writeDurably(data, to: path(of: entry.flowRunId), directory: directory)
+        } catch {
+            logger.warning("could not write the run ledger entry: \(error)", metadata: ["flow_run_id": "\(entry.flowRunId)"])
+        }
+    }
+
+    func remove(_ flowRunId: String) {
+        unlink(path(of: flowRunId))
+        Self.syncDirectory(directory)
+    }
+
+    /// Every entry on disk; unreadable files are reported and skipped.
+    func entries() -> [LedgerEntry] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)"),
+                let entry = try? decoder.decode(LedgerEntry.self, from: data)
+            else {
+                logger.warning("skipping an unreadable run ledger file", metadata: ["file": "\(directory)/\(name)"])
+                return nil
+            }
+            return entry
+        }
+    }
+
+    private func path(of flowRunId: String) -> String { "\(directory)/\(flowRunId).json" }
+
+    static func writeDurably(_ data: Data, to path: String, directory: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LedgerError(message: "open \(temporary): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == data.count, synced == 0 else {
+            unlink(temporary)
+            throw LedgerError(message: "write \(temporary): \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw LedgerError(message: "rename to \(path): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory(directory)
+    }
+
+    static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}
+
+struct LedgerError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

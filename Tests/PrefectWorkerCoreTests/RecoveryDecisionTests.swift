@@ -1,0 +1,87 @@
+import Foundation
+import PrefectWorkerCore
+import Testing
+
+@Suite struct RecoveryDecisionTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func entry(_ phase: LedgerEntry.Phase) -> LedgerEntry {
+        LedgerEntry(
+            flowRunId: "r1", flowRunName: "happy-run", workerName: "w", workerPid: 4242, workerStartTime: 7, phase: phase,
+            pid: phase == .running ? 5151 : nil, pidStartTime: phase == .running ? 9 : nil, reporting: .worker, updated: now)
+    }
+
+    func decide(_ phase: LedgerEntry.Phase, writerAlive: Bool = false, processAlive: Bool = false, current: StateType?)
+        -> RecoveryDecision
+    {
+        RecoveryDecision.decide(entry: entry(phase), writerAlive: writerAlive, processAlive: processAlive, current: current, now: now)
+    }
+
+    @Test(arguments: [LedgerEntry.Phase.claimed, .running])
+    func aLiveWritersEntriesAreLeftAlone(_ phase: LedgerEntry.Phase) {
+        #expect(decide(phase, writerAlive: true, processAlive: true, current: .running) == .leave)
+    }
+
+    @Test(arguments: [nil, .completed, .failed, .crashed, .cancelled] as [StateType?])
+    func terminalOrUnknownRunsAreForgotten(_ current: StateType?) {
+        #expect(decide(.running, processAlive: true, current: current) == .forget)
+        #expect(decide(.claimed, current: current) == .forget)
+    }
+
+    @Test func claimedButNeverStartedIsHandedBackDueNow() throws {
+        guard case .report(let proposal) = decide(.claimed, current: .pending) else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == .scheduled && proposal.force && proposal.scheduledTime == now)
+        #expect(proposal.message?.contains("Worker restarted before") == true)
+    }
+
+    @Test func claimedAndCancelledMeanwhileIsCancelled() {
+        #expect(decide(.claimed, current: .cancelling) == .report(FinalStateDecision.cancelledBeforeStart))
+    }
+
+    @Test(arguments: [StateType.running, .pending, .cancelling])
+    func aSurvivingProcessIsAdopted(_ current: StateType) {
+        #expect(decide(.running, processAlive: true, current: current) == .adopt)
+    }
+
+    @Test func aVanishedProcessOfARunningRunIsCrashedNamingThePid() {
+        guard case .report(let proposal) = decide(.running, current: .running) else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == .crashed)
+        #expect(proposal.message?.contains("Worker restarted") == true)
+        #expect(proposal.message?.contains("pid 5151") == true)
+    }
+
+    @Test func aVanishedProcessOfACancellingRunIsCancelled() {
+        guard case .report(let proposal) = decide(.running, current: .cancelling) else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == .cancelled && proposal.force)
+    }
+
+    @Test(arguments: [StateType.scheduled, .paused])
+    func aRunHandedBackMeanwhileIsForgotten(_ current: StateType) {
+        #expect(decide(.running, current: current) == .forget)
+    }
+
+    @Test func entryRoundTripsThroughJSON() throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        let original = entry(.running)
+        #expect(try decoder.decode(LedgerEntry.self, from: encoder.encode(original)) == original)
+    }
+
+    @Test func unknownExitOfAnAdoptedProcessIsCrashed() throws {
+        let proposal = try #require(FinalStateDecision.afterExit(exit: .unknown, reporting: .worker, current: .running))
+        #expect(proposal.type == .crashed)
+        #expect(proposal.message?.contains("exit status unknown") == true)
+        #expect(FinalStateDecision.afterExit(exit: .unknown, reporting: .engine, current: .completed) == nil)
+    }
+}

@@ -1,0 +1,82 @@
+"""A worker that is SIGKILLed and restarted finds the runs it held in its ledger: a process that
+still runs is adopted and its end reported; one that is gone is reported CRASHED within one
+heartbeat interval; a claimed run that never started is handed back."""
+import signal
+import time
+
+from prefect_harness import process_gone, read_pid, run_processes, wait_for
+
+
+def test_surviving_engine_run_is_adopted_and_its_end_seen(api, pool, start_worker, tmp_path):
+    started = tmp_path / "started"
+    deployment = api.create_deployment(pool, flow_name="sleepy", entrypoint="demo_flow.py:sleepy",
+                                       parameters={"seconds": 8}, job_variables={"env": {"STARTED_MARKER": str(started)}})
+    run_id = api.create_run(deployment)
+    first = start_worker(pool, "--name", "restarted")
+    pid = read_pid(started)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+
+    second = start_worker(pool, "--name", "restarted")
+
+    wait_for(lambda: "adopting a flow run" in second.output(), 20, "the restarted worker to adopt the run")
+    assert api.wait_terminal(run_id, timeout=60)["state_type"] == "COMPLETED"
+    wait_for(lambda: process_gone(pid), 20, "the adopted process to end")
+    assert not run_processes(run_id)
+
+
+def test_adopted_run_can_still_be_cancelled(api, pool, start_worker, tmp_path):
+    pidfile = tmp_path / "pid"
+    run_id = api.create_run(api.create_deployment(
+        pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
+    first = start_worker(pool)
+    pid = read_pid(pidfile)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    second = start_worker(pool)
+    wait_for(lambda: "adopting a flow run" in second.output(), 20, "the restarted worker to adopt the run")
+
+    api.cancel(run_id)
+
+    run = api.wait_terminal(run_id, timeout=30)
+    assert run["state_type"] == "CANCELLED", run["state"]
+    wait_for(lambda: process_gone(pid) and not run_processes(run_id), 20, "the adopted process tree to be gone")
+
+
+def test_run_whose_process_died_with_the_worker_is_reported_crashed(api, pool, start_worker, tmp_path):
+    pidfile = tmp_path / "pid"
+    run_id = api.create_run(api.create_deployment(
+        pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
+    first = start_worker(pool)
+    pid = read_pid(pidfile)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    import os
+    os.kill(pid, signal.SIGKILL)  # the run's process dies while no worker watches
+    wait_for(lambda: process_gone(pid), 10, "the orphan to die")
+    assert api.run(run_id)["state_type"] == "RUNNING"
+
+    restarted_at = time.monotonic()
+    start_worker(pool)  # heartbeat interval 2 s in the harness
+
+    run = api.wait_terminal(run_id, timeout=30)
+    assert time.monotonic() - restarted_at < 2 + 5, "reported within about one heartbeat interval of the restart"
+    assert run["state_type"] == "CRASHED"
+    assert "Worker restarted" in run["state"]["message"] and f"pid {pid}" in run["state"]["message"]
+
+
+def test_claimed_run_that_never_started_is_handed_back_and_run(api, pool, start_worker, tmp_path):
+    marker = tmp_path / "ran"
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": f"touch {marker}"}), scheduled_in=60)
+    first = start_worker(pool, "--prefetch-seconds", "120")
+    wait_for(lambda: "proposed RUNNING: WAIT" in first.output(), 30, "the worker to hold the claimed run")
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    assert api.run(run_id)["state_type"] == "PENDING"
+
+    start_worker(pool)
+
+    assert api.wait_terminal(run_id, timeout=60)["state_type"] == "COMPLETED"
+    history = [(state["type"], state["message"] or "") for state in api.history(run_id)]
+    assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
+    assert marker.exists()
