@@ -49,17 +49,30 @@ extension HTTPPrefectAPI {
     public func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
         -> OrchestrationResult
     {
+        try await setState(flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: nil)
+    }
+
+    public func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
+        -> OrchestrationResult
+    {
+        try await setState(flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: RetryPolicy(maxRetries: 0))
+    }
+
+    private func setState(flowRunId: String, proposal: StateProposal, transitionId: String, policy: RetryPolicy?) async throws
+        -> OrchestrationResult
+    {
         var details: [String: JSONValue] = ["transition_id": .string(transitionId)]
         if let scheduledTime = proposal.scheduledTime { details["scheduled_time"] = .string(Self.timestamp(scheduledTime)) }
-        let state: JSONValue = [
+        var state: [String: JSONValue] = [
             "type": .string(proposal.type.rawValue),
             "name": .string(proposal.name),
             "message": proposal.message.map { .string($0) } ?? .null,
             "state_details": .object(details),
         ]
-        let body: JSONValue = ["state": state, "force": .bool(proposal.force)]
+        if let data = proposal.data { state["data"] = data }
+        let body: JSONValue = ["state": .object(state), "force": .bool(proposal.force)]
         let path = "/flow_runs/\(flowRunId)/set_state"
-        let answer = try await send(.POST, path, json: try Self.encode(body))
+        let answer = try await send(.POST, path, json: try Self.encode(body), policy: policy)
         return try decode(OrchestrationResult.self, answer, route: "POST \(path)")
     }
 
@@ -80,6 +93,11 @@ extension HTTPPrefectAPI {
         let answer = try await send(.GET, path, accepting: [404])
         if answer.status == 404 { return nil }
         return try decode(Flow.self, answer, route: "GET \(path)")
+    }
+
+    public func stateHistory(flowRunId: String) async throws -> [JSONValue] {
+        let path = "/flow_run_states/?flow_run_id=\(flowRunId)"
+        return try decode([JSONValue].self, try await send(.GET, path), route: "GET /flow_run_states/")
     }
 
     public func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun] {

@@ -19,12 +19,18 @@ public protocol PrefectAPI: Sendable {
         -> [ScheduledFlowRun]
     /// `POST /flow_runs/{id}/set_state`, retried with the same `transitionId`.
     func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
+    /// `POST /flow_runs/{id}/set_state` once, without retries: for the claim, which must not be
+    /// re-sent blindly (PENDING is accepted again after a terminal state, so a blind retry could
+    /// claim a run that another worker has already finished).
+    func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
     /// `GET /flow_runs/{id}`.
     func readFlowRun(id: String) async throws -> FlowRun
     /// `GET /deployments/{id}`; nil when it was deleted.
     func readDeployment(id: String) async throws -> Deployment?
     /// `GET /flows/{id}`; nil when it was deleted.
     func readFlow(id: String) async throws -> Flow?
+    /// `GET /flow_run_states/?flow_run_id=`: the run's states, as the server keeps them.
+    func stateHistory(flowRunId: String) async throws -> [JSONValue]
     /// `POST /flow_runs/filter`: which of `ids` are CANCELLING now (one request for all of them).
     func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun]
     /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.

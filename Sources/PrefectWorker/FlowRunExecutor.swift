@@ -79,33 +79,64 @@ struct FlowRunExecutor: Sendable {
 
     // MARK: - Claim
 
-    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker. A claim
-    /// whose answer was lost may have landed, so it is retried (same transition id) until the server
-    /// answers, unless the worker is stopping.
+    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker. The claim
+    /// is never re-sent blindly: when an answer is lost, the run is read back first, and the claim is
+    /// proposed again (same transition id) only while the run is still SCHEDULED.
     private func claim(_ run: FlowRun, logger: Logger) async -> Bool {
         let transitionId = UUID().uuidString.lowercased()
+        var attempt = 0
         while !Task.isCancelled {
             do {
-                let answer = try await api.setState(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
+                let answer = try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
                     return true
                 case .skip(let reason):
                     logger.info("flow run not claimed: \(reason)")
                     return false
+                case .restorePrevious:
+                    return await claimLandedOnScheduledRun(run, claimedWith: transitionId, logger: logger)
                 }
             } catch let error as PrefectAPIError where error.status == nil || RetryPolicy.isRetryable(.status(error.status!)) {
-                if await registry.isStopping {
-                    logger.warning("could not claim flow run before the worker stopped: \(error)")
+                attempt += 1
+                logger.warning("claim not answered (attempt \(attempt)); reading the run back before trying again: \(error)")
+                try? await Task.sleep(nanoseconds: UInt64(min(10, 0.5 * Double(attempt)) * 1_000_000_000))
+                guard !(await registry.isStopping) else { return false }
+                guard let current = await untilAnswered("read the flow run", logger: logger, { try await api.readFlowRun(id: run.id) })
+                else { return false }
+                switch ClaimDecision.afterUnansweredClaim(current: current.state, transitionId: transitionId) {
+                case .launch:
+                    return true
+                case .restorePrevious:
+                    return await claimLandedOnScheduledRun(run, claimedWith: transitionId, logger: logger)
+                case .proposeAgain:
+                    continue
+                case .skip(let reason):
+                    logger.info("flow run not claimed: \(reason)")
                     return false
                 }
-                logger.warning("claim not answered yet; retrying with the same transition id: \(error)")
-                try? await Task.sleep(nanoseconds: 2_000_000_000)
             } catch {
                 logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
                 return false
             }
         }
+        return false
+    }
+
+    /// Our accepted PENDING carries no scheduled time, so the run was probably not SCHEDULED when the
+    /// claim landed (a stale poll result: another worker had already run it). The history decides:
+    /// if the state before ours was SCHEDULED after all, the run is ours (true); otherwise the state
+    /// it had is put back, so the run is neither run twice nor left PENDING (false).
+    private func claimLandedOnScheduledRun(_ run: FlowRun, claimedWith transitionId: String, logger: Logger) async -> Bool {
+        guard let history = await untilAnswered("read the flow run's history", logger: logger, {
+            try await api.stateHistory(flowRunId: run.id)
+        }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
+            logger.error("claimed a run whose previous state cannot be found; not starting it")
+            return false
+        }
+        if previous.type == .scheduled { return true }
+        logger.warning("claim landed on a run that had already left SCHEDULED (stale poll); restoring its \(previous.name) state")
+        await propose(previous, for: run, logger: logger)
         return false
     }
 

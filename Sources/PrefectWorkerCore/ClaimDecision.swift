@@ -3,13 +3,19 @@
 public enum ClaimDecision: Equatable, Sendable {
     case launch
     case skip(reason: String)
+    /// The claim landed on a run that was no longer SCHEDULED (a stale poll result: another worker
+    /// had already run it, and the server accepts PENDING after a terminal state). Not ours: put
+    /// the run's previous state back, and do not launch.
+    case restorePrevious
 
     /// `transitionId` is the one the claim was sent with: when a retried claim is rejected as
     /// "already made this transition", the first attempt did land, and the run is ours.
     public init(answer: OrchestrationResult, transitionId: String) {
         switch answer.status {
         case .accept:
-            if answer.state?.type == .pending || answer.state == nil {
+            if let state = answer.state, state.type == .pending, !state.leftScheduled {
+                self = .restorePrevious
+            } else if answer.state?.type == .pending || answer.state == nil {
                 self = .launch
             } else {
                 self = .skip(reason: "server accepted but moved the run to \(answer.state!.type.rawValue)")
@@ -17,12 +23,36 @@ public enum ClaimDecision: Equatable, Sendable {
         case .abort:
             self = .skip(reason: "aborted: \(answer.details?.reason ?? "no reason given")")
         case .reject where answer.state?.type == .pending && answer.state?.stateDetails?.transitionId == transitionId:
-            self = .launch
+            self = answer.state!.leftScheduled ? .launch : .restorePrevious
         case .reject:
             let now = answer.state.map { " (run is now \($0.name ?? $0.type.defaultName))" } ?? ""
             self = .skip(reason: "rejected: \(answer.details?.reason ?? "no reason given")\(now)")
         case .wait:
             self = .skip(reason: "told to wait \(answer.details?.delaySeconds ?? 0) s; left for a later poll")
+        }
+    }
+}
+
+extension ClaimDecision {
+    /// After a claim went unanswered (5xx, connection lost), the run as read back decides: ours if
+    /// PENDING with our transition id (the claim landed), still claimable if SCHEDULED (propose
+    /// again, same transition id), anything else means another worker or a user has it.
+    public enum Retry: Equatable, Sendable {
+        case launch
+        case restorePrevious
+        case proposeAgain
+        case skip(reason: String)
+    }
+
+    public static func afterUnansweredClaim(current: StateSnapshot?, transitionId: String) -> Retry {
+        guard let current else { return .proposeAgain }
+        switch current.type {
+        case .pending where current.stateDetails?.transitionId == transitionId:
+            return current.leftScheduled ? .launch : .restorePrevious
+        case .scheduled:
+            return .proposeAgain
+        case .pending, .running, .completed, .failed, .cancelled, .crashed, .paused, .cancelling:
+            return .skip(reason: "the run moved to \(current.name ?? current.type.defaultName) while the claim was unanswered")
         }
     }
 }

@@ -49,12 +49,18 @@ public struct FlowRun: Codable, Sendable, Equatable {
 public struct StateSnapshot: Codable, Sendable, Equatable {
     public struct Details: Codable, Sendable, Equatable {
         public var transitionId: String?
+        /// Copied by the server into a PENDING state only when it left a SCHEDULED state.
+        public var scheduledTime: String?
 
         enum CodingKeys: String, CodingKey {
             case transitionId = "transition_id"
+            case scheduledTime = "scheduled_time"
         }
 
-        public init(transitionId: String? = nil) { self.transitionId = transitionId }
+        public init(transitionId: String? = nil, scheduledTime: String? = nil) {
+            self.transitionId = transitionId
+            self.scheduledTime = scheduledTime
+        }
     }
 
     public var type: StateType
@@ -67,12 +73,20 @@ public struct StateSnapshot: Codable, Sendable, Equatable {
         case stateDetails = "state_details"
     }
 
-    public init(type: StateType, name: String? = nil, message: String? = nil, transitionId: String? = nil) {
+    public init(
+        type: StateType, name: String? = nil, message: String? = nil, transitionId: String? = nil, scheduledTime: String? = nil
+    ) {
         self.type = type
         self.name = name
         self.message = message
-        self.stateDetails = transitionId.map { Details(transitionId: $0) }
+        self.stateDetails = transitionId == nil && scheduledTime == nil
+            ? nil : Details(transitionId: transitionId, scheduledTime: scheduledTime)
     }
+
+    /// A PENDING state that the server wrote when the run left SCHEDULED (CopyScheduledTime copies
+    /// the scheduled time only then). A PENDING without it was written on a run that had already
+    /// finished: the server accepts PENDING after COMPLETED, FAILED and CRASHED.
+    public var leftScheduled: Bool { stateDetails?.scheduledTime != nil }
 }
 
 /// One entry of `get_scheduled_flow_runs`.

@@ -8,6 +8,8 @@ public struct StateProposal: Equatable, Sendable {
     public var force: Bool
     /// `state_details.scheduled_time`, for a SCHEDULED proposal.
     public var scheduledTime: Date?
+    /// The state's `data` (a result reference), when a state is restored as it was.
+    public var data: JSONValue?
 
     public init(type: StateType, name: String? = nil, message: String? = nil, force: Bool = false) {
         self.type = type

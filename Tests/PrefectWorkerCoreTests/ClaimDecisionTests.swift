@@ -11,7 +11,7 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
 private let ours = "transition-ours"
 
 private let claimCases: [ClaimCase] = [
-    ClaimCase(name: "ACCEPT PENDING", answer: .init(status: .accept, state: .init(type: .pending, name: "Pending")), launches: true),
+    ClaimCase(name: "ACCEPT PENDING", answer: .init(status: .accept, state: .init(type: .pending, name: "Pending", scheduledTime: "2026-11-23T18:00:00Z")), launches: true),
     ClaimCase(name: "ACCEPT without state", answer: .init(status: .accept), launches: true),
     ClaimCase(name: "ACCEPT RUNNING", answer: .init(status: .accept, state: .init(type: .running)), launches: false),
     ClaimCase(name: "ACCEPT CANCELLED", answer: .init(status: .accept, state: .init(type: .cancelled)), launches: false),
@@ -20,7 +20,7 @@ private let claimCases: [ClaimCase] = [
     ClaimCase(name: "REJECT without state", answer: .init(status: .reject), launches: false),
     ClaimCase(
         name: "REJECT PENDING with our transition id",
-        answer: .init(status: .reject, state: .init(type: .pending, transitionId: ours)), launches: true),
+        answer: .init(status: .reject, state: .init(type: .pending, transitionId: ours, scheduledTime: "2026-11-23T18:00:00Z")), launches: true),
     ClaimCase(
         name: "REJECT PENDING with another transition id",
         answer: .init(status: .reject, state: .init(type: .pending, transitionId: "someone-else")), launches: false),
@@ -48,5 +48,41 @@ private let claimCases: [ClaimCase] = [
             == .skip(reason: "aborted: gone"))
         #expect(ClaimDecision(answer: .init(status: .accept, state: .init(type: .running)), transitionId: ours)
             == .skip(reason: "server accepted but moved the run to RUNNING"))
+    }
+}
+
+@Suite struct UnansweredClaimTests {
+    @Test func pendingWithOurTransitionMeansTheClaimLanded() {
+        let current = StateSnapshot(type: .pending, name: "Pending", transitionId: "ours", scheduledTime: "2026-11-23T18:00:00Z")
+        #expect(ClaimDecision.afterUnansweredClaim(current: current, transitionId: "ours") == .launch)
+    }
+
+    @Test func stillScheduledMeansProposeAgain() {
+        #expect(ClaimDecision.afterUnansweredClaim(current: StateSnapshot(type: .scheduled, name: "Late"), transitionId: "ours") == .proposeAgain)
+        #expect(ClaimDecision.afterUnansweredClaim(current: nil, transitionId: "ours") == .proposeAgain)
+    }
+
+    /// PENDING is accepted again after a terminal state, so re-sending the claim to a run another
+    /// worker finished meanwhile would run it twice: anything but SCHEDULED is somebody else's.
+    @Test(arguments: [StateType.pending, .running, .completed, .failed, .crashed, .cancelled, .cancelling, .paused])
+    func anyOtherStateMeansSomebodyElseHasIt(_ type: StateType) {
+        let current = StateSnapshot(type: type, transitionId: "theirs")
+        guard case .skip = ClaimDecision.afterUnansweredClaim(current: current, transitionId: "ours") else {
+            Issue.record("\(type) must not be claimed again")
+            return
+        }
+    }
+}
+
+@Suite struct StaleClaimTests {
+    @Test func acceptedPendingWithoutScheduledTimeLandedOnAFinishedRun() {
+        let answer = OrchestrationResult(status: .accept, state: StateSnapshot(type: .pending, transitionId: "ours"))
+        #expect(ClaimDecision(answer: answer, transitionId: "ours") == .restorePrevious)
+    }
+
+    @Test func acceptedPendingWithScheduledTimeLeftScheduled() {
+        let answer = OrchestrationResult(
+            status: .accept, state: StateSnapshot(type: .pending, transitionId: "ours", scheduledTime: "2026-11-23T18:32:00Z"))
+        #expect(ClaimDecision(answer: answer, transitionId: "ours") == .launch)
     }
 }
