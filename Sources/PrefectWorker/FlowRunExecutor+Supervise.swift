@@ -32,17 +32,10 @@ extension FlowRunExecutor {
                 case .exited(let exit):
                     outcome = .exited(exit)
                     break eventLoop
-                case .cancelRequested:
-                    logger.notice("cancellation requested; stopping the flow run's processes")
-                    outcome = await stop(child, prepared: prepared, reason: .cancelled, iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
-                    break eventLoop
-                case .timedOut:
-                    logger.notice("flow run timed out after \(prepared.timeoutSeconds ?? 0) s; stopping its processes")
-                    outcome = await stop(child, prepared: prepared, reason: .timedOut(seconds: prepared.timeoutSeconds ?? 0), iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
-                    break eventLoop
-                case .workerStopping:
-                    logger.notice("worker stopping before the flow run finished; stopping its processes")
-                    outcome = await stop(child, prepared: prepared, reason: .workerStopped, iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
+                case .cancelRequested, .timedOut, .workerStopping:
+                    let reason = Self.stopReason(for: event, timeout: prepared.timeoutSeconds ?? 0)
+                    logger.notice("stopping the flow run's processes: \(Self.describe(reason))")
+                    outcome = await stop(child, prepared: prepared, reason: reason, iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
                     break eventLoop
                 case .graceExpired:
                     continue
@@ -57,6 +50,22 @@ extension FlowRunExecutor {
                 outcome = .stopped(reason, report)
             }
             return outcome
+        }
+    }
+
+    static func stopReason(for event: RunEvent, timeout: Double) -> StopReason {
+        switch event {
+        case .timedOut: return .timedOut(seconds: timeout)
+        case .workerStopping: return .workerStopped
+        case .cancelRequested, .exited, .graceExpired: return .cancelled
+        }
+    }
+
+    static func describe(_ reason: StopReason) -> String {
+        switch reason {
+        case .cancelled: return "cancellation requested"
+        case .timedOut(let seconds): return "timed out after \(TeardownReport.seconds(seconds)) s"
+        case .workerStopped: return "the worker is stopping before the flow run finished"
         }
     }
 

@@ -70,7 +70,7 @@ public struct TeardownReport: Equatable, Sendable {
     }
 
     /// Whole seconds from 10 s on and for whole values ("2"), one decimal below ("0.4").
-    static func seconds(_ value: Double) -> String {
+    public static func seconds(_ value: Double) -> String {
         let tenths = (value * 10).rounded() / 10
         if value >= 10 || tenths == tenths.rounded() { return String(Int(value.rounded())) }
         return String(tenths)

@@ -7,6 +7,12 @@ import time
 from prefect_harness import process_gone, read_pid, run_processes, wait_for
 
 
+def kill_hard(worker):
+    """SIGKILL: the worker gets no chance to clean up or report anything."""
+    worker.process.send_signal(signal.SIGKILL)
+    worker.process.wait(timeout=10)
+
+
 def test_surviving_engine_run_is_adopted_and_its_end_seen(api, pool, start_worker, tmp_path):
     started = tmp_path / "started"
     deployment = api.create_deployment(pool, flow_name="sleepy", entrypoint="demo_flow.py:sleepy",
@@ -14,8 +20,7 @@ def test_surviving_engine_run_is_adopted_and_its_end_seen(api, pool, start_worke
     run_id = api.create_run(deployment)
     first = start_worker(pool, "--name", "restarted")
     pid = read_pid(started)
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=10)
+    kill_hard(first)
 
     second = start_worker(pool, "--name", "restarted")
 
@@ -31,8 +36,7 @@ def test_adopted_run_can_still_be_cancelled(api, pool, start_worker, tmp_path):
         pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
     first = start_worker(pool)
     pid = read_pid(pidfile)
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=10)
+    kill_hard(first)
     second = start_worker(pool)
     wait_for(lambda: "adopting a flow run" in second.output(), 20, "the restarted worker to adopt the run")
 
@@ -49,8 +53,7 @@ def test_run_whose_process_died_with_the_worker_is_reported_crashed(api, pool, s
         pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
     first = start_worker(pool)
     pid = read_pid(pidfile)
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=10)
+    kill_hard(first)
     import os
     os.kill(pid, signal.SIGKILL)  # the run's process dies while no worker watches
     wait_for(lambda: process_gone(pid), 10, "the orphan to die")
@@ -70,8 +73,7 @@ def test_claimed_run_that_never_started_is_handed_back_and_run(api, pool, start_
     run_id = api.create_run(api.create_deployment(pool, job_variables={"command": f"touch {marker}"}), scheduled_in=60)
     first = start_worker(pool, "--prefetch-seconds", "120")
     wait_for(lambda: "proposed RUNNING: WAIT" in first.output(), 30, "the worker to hold the claimed run")
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=10)
+    kill_hard(first)
     assert api.run(run_id)["state_type"] == "PENDING"
 
     start_worker(pool)
