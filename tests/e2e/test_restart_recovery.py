@@ -1,6 +1,7 @@
 """A worker that is SIGKILLed and restarted finds the runs it held in its ledger: a process that
 still runs is adopted and its end reported; one that is gone is reported CRASHED within one
 heartbeat interval; a claimed run that never started is handed back."""
+import os
 import signal
 import time
 
@@ -11,6 +12,17 @@ def kill_hard(worker):
     """SIGKILL: the worker gets no chance to clean up or report anything."""
     worker.process.send_signal(signal.SIGKILL)
     worker.process.wait(timeout=10)
+
+
+def start_long_run_then_kill_the_worker(api, pool, start_worker, tmp_path):
+    """A plain command that runs for minutes, its worker SIGKILLed once it started: (run id, pid)."""
+    pidfile = tmp_path / "pid"
+    run_id = api.create_run(api.create_deployment(
+        pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
+    worker = start_worker(pool)
+    pid = read_pid(pidfile)
+    kill_hard(worker)
+    return run_id, pid
 
 
 def test_surviving_engine_run_is_adopted_and_its_end_seen(api, pool, start_worker, tmp_path):
@@ -31,12 +43,7 @@ def test_surviving_engine_run_is_adopted_and_its_end_seen(api, pool, start_worke
 
 
 def test_adopted_run_can_still_be_cancelled(api, pool, start_worker, tmp_path):
-    pidfile = tmp_path / "pid"
-    run_id = api.create_run(api.create_deployment(
-        pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
-    first = start_worker(pool)
-    pid = read_pid(pidfile)
-    kill_hard(first)
+    run_id, pid = start_long_run_then_kill_the_worker(api, pool, start_worker, tmp_path)
     second = start_worker(pool)
     wait_for(lambda: "adopting a flow run" in second.output(), 20, "the restarted worker to adopt the run")
 
@@ -48,13 +55,7 @@ def test_adopted_run_can_still_be_cancelled(api, pool, start_worker, tmp_path):
 
 
 def test_run_whose_process_died_with_the_worker_is_reported_crashed(api, pool, start_worker, tmp_path):
-    pidfile = tmp_path / "pid"
-    run_id = api.create_run(api.create_deployment(
-        pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"}))
-    first = start_worker(pool)
-    pid = read_pid(pidfile)
-    kill_hard(first)
-    import os
+    run_id, pid = start_long_run_then_kill_the_worker(api, pool, start_worker, tmp_path)
     os.kill(pid, signal.SIGKILL)  # the run's process dies while no worker watches
     wait_for(lambda: process_gone(pid), 10, "the orphan to die")
     assert api.run(run_id)["state_type"] == "RUNNING"
