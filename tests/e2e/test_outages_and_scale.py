@@ -52,6 +52,8 @@ def test_three_workers_150_runs_each_run_exactly_once(api, pool, start_worker, t
     twice = {run_id: [(s["timestamp"][11:23], s["type"], s["name"], (s["state_details"] or {}).get("scheduled_time"))
                       for s in api.history(run_id)] for run_id, count in counts.items() if count != 1}
     assert not twice, twice
+    for run_id in runs[:20]:
+        assert [state["type"] for state in api.history(run_id)].count("RUNNING") == 1
     assert len(list(markers.iterdir())) == 150
     assert all(worker.process.poll() is None for worker in workers)
 
