@@ -67,7 +67,8 @@ public struct WorkerService: Service {
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
             ledger: ledger, logger: logger)
-        let adopted = await executor.recover(logger: logger)
+        // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
+        let adopted = (try? await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }) ?? []
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
             loops.addTask { await cancellationLoop(registry: registry) }
@@ -79,7 +80,8 @@ public struct WorkerService: Service {
                         await slots.release(entry.flowRunId)
                     }
                 }
-                repeat {
+                // A stop that arrived before the first poll claims nothing.
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     for scheduled in await poll(slots: slots) {
                         let id = scheduled.flowRun.id
                         guard await slots.reserve(id) else { continue }
@@ -92,7 +94,7 @@ public struct WorkerService: Service {
                     try? await cancelWhenGracefulShutdown {
                         try await Task.sleep(nanoseconds: UInt64(configuration.querySeconds * 1_000_000_000))
                     }
-                } while !Task.isShuttingDownGracefully && !Task.isCancelled
+                }
                 let inFlight = await slots.count
                 if inFlight > 0 {
                     logger.notice(
