@@ -45,7 +45,7 @@ extension FlowRunExecutor {
                 logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
                 var mine = entry
                 mine.workerPid = getpid()
-                mine.workerStartTime = ProcessIdentity.startTime(of: getpid())
+                mine.workerStartTime = Self.workerStartTime
                 ledger.record(mine)
                 adopted.append(mine)
             }

@@ -32,13 +32,17 @@ struct FlowRunExecutor: Sendable {
         ledger?.remove(run.id)
     }
 
+    /// This worker process's start time: with its pid, what tells its ledger entries from those of
+    /// an earlier worker process. Read once.
+    static let workerStartTime = ProcessIdentity.startTime(of: getpid())
+
     /// The ledger entry of a run held by this worker process.
     func ledgerEntry(
         for run: FlowRun, phase: LedgerEntry.Phase, pid: Int32? = nil, reporting: StateReporting = .engine
     ) -> LedgerEntry {
         LedgerEntry(
             flowRunId: run.id, flowRunName: run.name, workerName: configuration.workerName, workerPid: getpid(),
-            workerStartTime: ProcessIdentity.startTime(of: getpid()), phase: phase, pid: pid,
+            workerStartTime: Self.workerStartTime, phase: phase, pid: pid,
             pidStartTime: pid.flatMap(ProcessIdentity.startTime(of:)), reporting: reporting, updated: Date())
     }
 

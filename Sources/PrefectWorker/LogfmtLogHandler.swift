@@ -7,12 +7,10 @@ import PrefectWorkerCore
 public struct LogfmtLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
-    private let label: String
     private static let lock = NSLock()
 
-    public init(label: String) {
-        self.label = label
-    }
+    /// `label` is swift-log's logger name; one line format serves every logger, so it is not shown.
+    public init(label: String) {}
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

@@ -192,6 +192,22 @@ def run_processes(run_id: str) -> list[int]:
     return found
 
 
+def create_marked_runs(api: "PrefectAPI", pool: str, markers: Path, count: int, then: str = "") -> list[str]:
+    """`count` runs of a plain command that appends a line to `markers/<run id>` each time it runs
+    (then runs `then`), so how often each run executed can be counted."""
+    markers.mkdir()
+    suffix = f"; {then}" if then else ""
+    command = f"sh -c 'echo ran >> {markers}/$PREFECT__FLOW_RUN_ID{suffix}'"
+    deployment = api.create_deployment(pool, job_variables={"command": command})
+    return [api.create_run(deployment) for _ in range(count)]
+
+
+def executions(markers: Path, run_ids: list[str]) -> dict[str, int]:
+    """How many times each run's command ran, from its marker file."""
+    return {run_id: (markers / run_id).read_text().count("ran") if (markers / run_id).exists() else 0
+            for run_id in run_ids}
+
+
 def read_pid(path: Path, timeout: float = 60) -> int:
     return int(wait_for(lambda: path.exists() and path.read_text().strip(), timeout, f"a pid in {path}"))
 

@@ -5,7 +5,7 @@ import time
 import uuid
 
 from conftest import default_process_template
-from prefect_harness import PrefectAPI, PrefectServer, wait_for
+from prefect_harness import PrefectAPI, PrefectServer, create_marked_runs, executions, wait_for
 from test_concurrency import intervals, max_overlap
 
 
@@ -16,10 +16,7 @@ def test_server_down_for_20_s_mid_burst_loses_no_run_and_runs_none_twice(tmp_pat
         pool = "outage-pool"
         api.create_pool(pool, base_job_template=default_process_template())
         markers = tmp_path / "markers"
-        markers.mkdir()
-        command = f"sh -c 'echo ran >> {markers}/$PREFECT__FLOW_RUN_ID; sleep 1'"
-        deployment = api.create_deployment(pool, job_variables={"command": command})
-        runs = [api.create_run(deployment) for _ in range(50)]
+        runs = create_marked_runs(api, pool, markers, 50, then="sleep 1")
         worker = start_worker(pool, "--limit", "10", api_url=server.url)
         wait_for(lambda: len(list(markers.iterdir())) >= 10, 60, "the burst to be under way")
 
@@ -29,8 +26,7 @@ def test_server_down_for_20_s_mid_burst_loses_no_run_and_runs_none_twice(tmp_pat
 
         for run_id in runs:
             assert api.wait_terminal(run_id, timeout=240)["state_type"] == "COMPLETED", api.run(run_id)["state"]
-        for run_id in runs:
-            assert (markers / run_id).read_text() == "ran\n", f"run {run_id} ran {(markers / run_id).read_text().count('ran')} times"
+        assert set(executions(markers, runs).values()) == {1}, executions(markers, runs)
         assert worker.process.poll() is None
         assert "could not be reached" in worker.output()
     finally:
@@ -39,16 +35,13 @@ def test_server_down_for_20_s_mid_burst_loses_no_run_and_runs_none_twice(tmp_pat
 
 def test_three_workers_150_runs_each_run_exactly_once(api, pool, start_worker, tmp_path):
     markers = tmp_path / "markers"
-    markers.mkdir()
-    command = f"sh -c 'echo ran >> {markers}/$PREFECT__FLOW_RUN_ID'"
-    deployment = api.create_deployment(pool, job_variables={"command": command})
-    runs = [api.create_run(deployment) for _ in range(150)]
+    runs = create_marked_runs(api, pool, markers, 150)
     workers = [start_worker(pool, "--name", f"trio-{index}", "--limit", "10") for index in range(3)]
 
     for run_id in runs:
         assert api.wait_terminal(run_id, timeout=300)["state_type"] == "COMPLETED"
 
-    counts = {run_id: (markers / run_id).read_text().count("ran") for run_id in runs}
+    counts = executions(markers, runs)
     twice = {run_id: [(s["timestamp"][11:23], s["type"], s["name"], (s["state_details"] or {}).get("scheduled_time"))
                       for s in api.history(run_id)] for run_id, count in counts.items() if count != 1}
     assert not twice, twice
