@@ -27,6 +27,16 @@ let package = Package(
         ),
         // posix_spawn with a new session, a working directory and default signal dispositions.
         .target(name: "CProcessSpawn"),
+        // libsystemd: sd_journal_sendv, sd_notify, sd_watchdog_enabled (apt libsystemd-dev).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The journal LogHandler and sd_notify; the only target that imports CSystemd.
+        .target(
+            name: "Systemd",
+            dependencies: [
+                "CSystemd", "PrefectWorkerCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "ProcessSupervisor",
             dependencies: ["PrefectWorkerCore", "CProcessSpawn"]
@@ -34,7 +44,7 @@ let package = Package(
         .target(
             name: "PrefectWorker",
             dependencies: [
-                "PrefectWorkerCore", "PrefectAPI", "ProcessSupervisor",
+                "PrefectWorkerCore", "PrefectAPI", "ProcessSupervisor", "Systemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -52,5 +62,9 @@ let package = Package(
         .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
         .testTarget(name: "PrefectAPITests", dependencies: ["PrefectAPI"]),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PrefectWorkerTests",
+            dependencies: ["PrefectWorker", "PrefectWorkerCore", .product(name: "Logging", package: "swift-log")]),
     ]
 )

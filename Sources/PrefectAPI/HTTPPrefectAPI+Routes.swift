@@ -117,6 +117,17 @@ extension HTTPPrefectAPI {
         _ = try await send(.PATCH, "/flow_runs/\(flowRunId)", json: try Self.encode(body))
     }
 
+    public func sendLogs(_ logs: [FlowRunLog]) async throws {
+        let body = JSONValue.array(logs.map { log in
+            [
+                "name": .string(log.name), "level": .number(Double(log.level)), "message": .string(log.message),
+                "timestamp": .string(Self.timestamp(log.timestamp)), "flow_run_id": .string(log.flowRunId),
+                "task_run_id": .null,
+            ]
+        })
+        _ = try await send(.POST, "/logs/", json: try Self.encode(body))
+    }
+
     // MARK: - Helpers
 
     static func encode(_ value: JSONValue) throws -> Data {

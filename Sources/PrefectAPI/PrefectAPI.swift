@@ -35,4 +35,6 @@ public protocol PrefectAPI: Sendable {
     func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun]
     /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.
     func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
+    /// `POST /logs/`: lines shown in the UI under their flow runs.
+    func sendLogs(_ logs: [FlowRunLog]) async throws
 }

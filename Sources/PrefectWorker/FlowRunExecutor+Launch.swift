@@ -35,15 +35,12 @@ extension FlowRunExecutor {
         let spec = ChildProcessSpec(
             arguments: prepared.arguments, environment: environment, workingDirectory: workspace.path,
             captureOutput: prepared.job.streamOutput)
-        let outputLogger = logger
+        let output = prepared.job.streamOutput ? outputQueue(for: prepared, logger: logger) : nil
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(spec) { line in
-                outputLogger.log(
-                    level: line.stream == .stderr ? .notice : .info, "\(line.text)",
-                    metadata: ["stream": "\(line.stream.rawValue)", "pid": "\(line.pid)"])
-            }
+            child = try ChildProcess.spawn(spec) { line in output?.offer(line) }
         } catch {
+            _ = output?.finish(waitingUpTo: 0)
             logger.error("flow run could not start: \(error)")
             await propose(FinalStateDecision.spawnFailed("\(error)"), for: run, logger: logger)
             return
@@ -62,7 +59,39 @@ extension FlowRunExecutor {
         }
 
         let outcome = await supervise(child, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
+        if let output { await finishOutput(output, logger: logger) }
         await reportOutcome(outcome, of: run, reporting: prepared.reporting, logger: logger)
+    }
+
+    /// The queue between the child's pipes and the run's output logger (journal, JSON or logfmt,
+    /// and the Prefect API when asked): stdout lines at info, stderr lines at notice.
+    private func outputQueue(for prepared: PreparedRun, logger: Logger) -> OutputQueue {
+        let outputLogger = logs.outputLogger(like: logger, toAPI: prepared.outputToAPI)
+        return OutputQueue(budget: configuration.outputBudget) { event in
+            switch event {
+            case .line(let line):
+                var metadata: Logger.Metadata = ["stream": "\(line.stream.rawValue)", "pid": "\(line.pid)"]
+                if line.isPartial { metadata["line_partial"] = "true" }
+                outputLogger.log(level: line.stream == .stderr ? .notice : .info, "\(line.text)", metadata: metadata)
+            case .dropped(let counts):
+                logger.warning("\(counts.dropDescription)", metadata: ["output_dropped": "\(counts.dropped)"])
+            }
+        }
+    }
+
+    /// Waits (briefly) for the run's last output lines to be written, and says what was cut.
+    private func finishOutput(_ output: OutputQueue, logger: Logger) async {
+        // The wait blocks a thread: keep it off the cooperative pool.
+        let counts = await withCheckedContinuation { (continuation: CheckedContinuation<OutputCounts, Never>) in
+            DispatchQueue.global().async { continuation.resume(returning: output.finish(waitingUpTo: 10)) }
+        }
+        if counts.dropped > 0 {
+            logger.warning(
+                "output of the flow run: \(counts.written) line(s) written, \(counts.dropDescription)",
+                metadata: ["output_written": "\(counts.written)", "output_dropped": "\(counts.dropped)"])
+        } else {
+            logger.debug("output of the flow run: \(counts.written) line(s) written")
+        }
     }
 
     /// Reads the run's state now and proposes the final state the core decides, if any.

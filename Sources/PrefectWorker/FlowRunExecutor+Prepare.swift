@@ -12,6 +12,8 @@ struct PreparedRun: Sendable {
     let arguments: [String]
     let environment: [String: String]
     let timeoutSeconds: Double?
+    /// Whether the output lines also go to the Prefect API (`output_to_api`).
+    let outputToAPI: Bool
 }
 
 extension FlowRunExecutor {
@@ -41,6 +43,7 @@ extension FlowRunExecutor {
             .render(baseJobTemplate: template, values: values)
         let reporting = try StateReporting.resolve(jobVariables: values, command: job.command)
         let timeout = try RunTimeout.resolve(jobVariables: values, default: configuration.runTimeoutSeconds)
+        let outputToAPI = try OutputToAPI.resolve(jobVariables: values, default: configuration.outputToAPI)
         let arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
         if arguments.isEmpty { throw SpawnError.emptyCommand }
 
@@ -48,10 +51,13 @@ extension FlowRunExecutor {
             flowRunId: run.id, flowId: run.flowId, flowName: flow?.name, deploymentId: run.deploymentId,
             deploymentName: deployment?.name, workerName: configuration.workerName)
         let environment = ChildEnvironment.build(
-            workerEnvironment: configuration.environment, settings: configuration.settingsEnvironment,
+            workerEnvironment: ChildEnvironment.inheritable(
+                from: configuration.environment, passCredentials: configuration.passCredentialsToRuns),
+            settings: configuration.settingsEnvironment,
             run: identity, jobEnv: job.env)
         return PreparedRun(
-            run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout)
+            run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout,
+            outputToAPI: outputToAPI)
     }
 }
 

@@ -64,7 +64,8 @@ extension FlowRunExecutor {
         let reporting = StateReporting(rawValue: entry.reporting) ?? .engine
         let process = AdoptedProcess(pid: entry.pid ?? 0, startTime: entry.pidStartTime)
         let prepared = PreparedRun(
-            run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], timeoutSeconds: nil)
+            run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], timeoutSeconds: nil,
+            outputToAPI: false)
         let (events, postEvent) = await registry.register(run.id)
         let outcome = await supervise(process, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
         await reportOutcome(outcome, of: run, reporting: reporting, logger: logger)

@@ -3,7 +3,6 @@ import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
-import ProcessSupervisor
 
 /// Takes one scheduled flow run from claim to a terminal state (or leaves it to another worker when
 /// the claim is lost). Every decision is made by PrefectWorkerCore; this type only does the I/O.
@@ -14,6 +13,7 @@ struct FlowRunExecutor: Sendable {
     let registry: RunRegistry
     let controlChannel: EngineControlChannel
     let ledger: RunLedger?
+    let logs: LogSinks
     let logger: Logger
 
     func execute(_ scheduled: ScheduledFlowRun) async {

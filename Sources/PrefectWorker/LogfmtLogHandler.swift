@@ -3,11 +3,10 @@ import Logging
 import PrefectWorkerCore
 
 /// One line per record on stderr: `time=… level=… msg="…" key=value …`, so both a person and
-/// `grep flow_run_id=…` can read it. (The journal handler comes with the systemd issue.)
+/// `grep flow_run_id=…` can read it: the format for a person at a terminal.
 public struct LogfmtLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
-    private static let lock = NSLock()
 
     /// `label` is swift-log's logger name; one line format serves every logger, so it is not shown.
     public init(label: String) {}
@@ -24,10 +23,7 @@ public struct LogfmtLogHandler: LogHandler {
         for key in merged.keys.sorted() {
             fields += " \(key)=\(Self.quote(merged[key]!.description))"
         }
-        fields += "\n"
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
-        FileHandle.standardError.write(Data(fields.utf8))
+        StderrWriter.write(fields + "\n")
     }
 
     static func quote(_ value: String) -> String {

@@ -1,5 +1,7 @@
 import Foundation
 import PrefectAPI
+import PrefectWorkerCore
+import Systemd
 
 /// A setting that is missing or malformed. One line naming the setting and the fix; the
 /// executable prints it and exits with code 2.
@@ -29,6 +31,7 @@ public struct CommandLineSettings: Sendable {
     public var runTimeoutSeconds: Double?
     public var drainSeconds: Double?
     public var stateDirectory: String?
+    public var logFormat: String?
 
     public init(pool: String) {
         self.pool = pool
@@ -45,8 +48,9 @@ public enum SettingsResolver {
         guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
             throw SettingsError(setting: "PREFECT_API_URL", problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
         }
+        let credentials = try Credentials.resolve(env)
         let api = PrefectAPIConfiguration(
-            baseURL: apiURL, apiKey: nonEmpty(env["PREFECT_API_KEY"]), authString: nonEmpty(env["PREFECT_API_AUTH_STRING"]),
+            baseURL: apiURL, apiKey: credentials.apiKey, authString: credentials.authString,
             customHeaders: try customHeaders(env["PREFECT_CLIENT_CUSTOM_HEADERS"]),
             requestTimeoutSeconds: try seconds(env, "PREFECT_API_REQUEST_TIMEOUT", default: 60))
 
@@ -86,7 +90,53 @@ public enum SettingsResolver {
         } else if nonEmpty(env["PREFECT_WORKER_RUN_TIMEOUT_SECONDS"]) != nil {
             configuration.runTimeoutSeconds = try seconds(env, "PREFECT_WORKER_RUN_TIMEOUT_SECONDS", default: 0)
         }
+        configuration.outputLinesPerSecond = try number(env, "PREFECT_WORKER_OUTPUT_LINES_PER_SECOND", default: 10_000, allowZero: true)
+        configuration.outputBurstLines = try number(env, "PREFECT_WORKER_OUTPUT_BURST_LINES", default: 100_000, allowZero: false)
+        configuration.outputToAPI = try bool(env, "PREFECT_WORKER_OUTPUT_TO_API") ?? false
+        configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS")
+            ?? !credentials.fromCredentialsDirectory
         return configuration
+    }
+
+    /// `--log-format` or `PREFECT_WORKER_LOG_FORMAT`: auto (default), journal, json or logfmt.
+    public static func logFormat(flag: String?, env: [String: String]) throws -> LogFormat {
+        try logFormat(
+            flag: flag, env: env, journalStreamIsStderr: Journal.isStderrConnected(environment: env),
+            stderrIsTerminal: isatty(STDERR_FILENO) == 1, journalSocketPresent: Journal.isSocketPresent)
+    }
+
+    static func logFormat(
+        flag: String?, env: [String: String], journalStreamIsStderr: Bool, stderrIsTerminal: Bool, journalSocketPresent: Bool
+    ) throws -> LogFormat {
+        let (setting, requested) = flag != nil ? ("--log-format", flag) : ("PREFECT_WORKER_LOG_FORMAT", nonEmpty(env["PREFECT_WORKER_LOG_FORMAT"]))
+        guard let format = LogFormat.resolve(
+            requested: requested, journalStreamIsStderr: journalStreamIsStderr, stderrIsTerminal: stderrIsTerminal)
+        else {
+            throw SettingsError(setting: setting, problem: "is '\(requested ?? "")'; use auto, journal, json or logfmt")
+        }
+        if format == .journal && !journalSocketPresent {
+            throw SettingsError(
+                setting: setting,
+                problem: "is journal, but no journal listens at /run/systemd/journal/socket; start systemd-journald or use json")
+        }
+        return format
+    }
+
+    static func bool(_ env: [String: String], _ name: String) throws -> Bool? {
+        guard let text = nonEmpty(env[name]) else { return nil }
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw SettingsError(setting: name, problem: "must be true or false (got '\(text)'); fix or unset it")
+        }
+    }
+
+    static func number(_ env: [String: String], _ name: String, default fallback: Double, allowZero: Bool) throws -> Double {
+        guard let text = nonEmpty(env[name]) else { return fallback }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw SettingsError(setting: name, problem: "must be a number \(allowZero ? ">= 0" : "> 0") (got '\(text)'); fix or unset it")
+        }
+        return value
     }
 
     /// `--state-dir`, `PREFECT_WORKER_STATE_DIR`, systemd's `$STATE_DIRECTORY` (first entry), then

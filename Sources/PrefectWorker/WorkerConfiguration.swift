@@ -28,6 +28,16 @@ public struct WorkerConfiguration: Sendable {
     public var stateDirectory: String?
     /// Default per-run timeout; the job variable `timeout_seconds` overrides it. nil = none.
     public var runTimeoutSeconds: Double?
+    /// A run's output lines per second (sustained) that reach the log sink; 0 = no limit.
+    public var outputLinesPerSecond: Double = 10_000
+    /// A run's output lines that may come at once before the rate applies.
+    public var outputBurstLines: Double = 100_000
+    /// Bytes of a run's output that may wait for a slow log sink; beyond that lines are dropped.
+    public var outputQueueBytes = 16 * 1024 * 1024
+    /// Send runs' output lines to the Prefect API too (job variable `output_to_api` overrides).
+    public var outputToAPI = false
+    /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
+    public var passCredentialsToRuns = true
 
     public init(
         api: PrefectAPIConfiguration, poolName: String, workQueues: [String] = [], workerName: String,
@@ -52,8 +62,14 @@ public struct WorkerConfiguration: Sendable {
     /// The worker's Prefect settings as a child sees them (protocol doc 5.2, layer 2).
     var settingsEnvironment: [String: String] {
         var settings = ["PREFECT_API_URL": api.baseURL]
+        guard passCredentialsToRuns else { return settings }
         if let key = api.apiKey { settings["PREFECT_API_KEY"] = key }
         if let auth = api.authString { settings["PREFECT_API_AUTH_STRING"] = auth }
         return settings
+    }
+
+    /// The limits of one run's output on its way to the log sink.
+    var outputBudget: OutputBudget {
+        OutputBudget(linesPerSecond: outputLinesPerSecond, burstLines: outputBurstLines, maxQueuedBytes: outputQueueBytes)
     }
 }

@@ -4,6 +4,7 @@ import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
 import ServiceLifecycle
+import Systemd
 
 /// The worker: registers with the pool, heartbeats, polls, and runs what it claims. On graceful
 /// shutdown (the first SIGTERM or SIGINT) it stops claiming at once and keeps heartbeating while the
@@ -14,24 +15,46 @@ public struct WorkerService: Service {
     let api: any PrefectAPI
     let configuration: WorkerConfiguration
     let shutdown: ShutdownController
+    let logs: LogSinks
+    let notifier: SystemdNotifier
+    let health = WorkerHealth()
     let logger: Logger
 
-    public init(api: any PrefectAPI, configuration: WorkerConfiguration, shutdown: ShutdownController = ShutdownController(), logger: Logger) {
+    public init(
+        api: any PrefectAPI, configuration: WorkerConfiguration, shutdown: ShutdownController = ShutdownController(),
+        logs: LogSinks, notifier: SystemdNotifier = SystemdNotifier()
+    ) {
         self.api = api
         self.configuration = configuration
         self.shutdown = shutdown
-        var logger = logger
+        self.logs = logs
+        self.notifier = notifier
+        var logger = logs.workerLogger()
         logger[metadataKey: "work_pool"] = "\(configuration.poolName)"
-        logger[metadataKey: "worker"] = "\(configuration.workerName)"
+        logger[metadataKey: "worker_name"] = "\(configuration.workerName)"
         self.logger = logger
     }
 
     public func run() async throws {
+        notifier.status(WorkerStatus.text(
+            phase: .connecting, pool: configuration.poolName, inFlight: 0, limit: configuration.limit, health: LoopHealth(),
+            healthy: false, now: Date()))
         do {
-            try await serve()
+            // STOPPING=1 goes out the moment the stop begins; the notifier loop then keeps the stop
+            // timeout extended while the runs in flight drain.
+            try await withGracefulShutdownHandler {
+                try await serve()
+            } onGracefulShutdown: { [notifier, health, configuration] in
+                health.startDraining()
+                let status = "Stopping: claiming nothing new; waiting for the flow runs in flight"
+                notifier.stopping(status: status)
+                // The drain's own bound: the deadline, the teardown's grace, and time to report.
+                notifier.extendTimeout(seconds: configuration.drainSeconds + configuration.cancelGraceSeconds + 30, status: status)
+            }
         } catch is CancellationError {
             logger.info("worker stopped before it was registered")
         }
+        await logs.runLogs.flush(api: api, logger: logger)
     }
 
     private func serve() async throws {
@@ -47,6 +70,8 @@ public struct WorkerService: Service {
         try await cancelWhenGracefulShutdown {
             try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
         }
+        health.heartbeatSucceeded()
+        notifier.ready(status: "Registered with pool '\(configuration.poolName)'; starting to poll")
         logger.info(
             "worker online",
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
@@ -66,12 +91,16 @@ public struct WorkerService: Service {
         }
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            ledger: ledger, logger: logger)
-        // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
-        let adopted = (try? await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }) ?? []
+            ledger: ledger, logs: logs, logger: logger)
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
             loops.addTask { await cancellationLoop(registry: registry) }
+            loops.addTask { await logs.runLogs.run(api: api, logger: logger) }
+            if notifier.isEnabled {
+                loops.addTask { await notifierLoop(slots: slots) }
+            }
+            // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
+            let adopted = (try? await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }) ?? []
             await withDiscardingTaskGroup { runs in
                 for entry in adopted {
                     await slots.adopt(entry.flowRunId)
@@ -119,11 +148,16 @@ public struct WorkerService: Service {
     private func poll(slots: RunSlots) async -> [ScheduledFlowRun] {
         guard let plan = PollPlan.make(
             now: Date(), prefetchSeconds: configuration.prefetchSeconds, limit: configuration.limit, inFlight: await slots.count)
-        else { return [] }
+        else {
+            health.pollSucceeded()  // every slot is busy: not polling is the loop doing its job
+            return []
+        }
         do {
-            return try await api.scheduledFlowRuns(
+            let runs = try await api.scheduledFlowRuns(
                 pool: configuration.poolName, queues: configuration.workQueues, scheduledBefore: plan.scheduledBefore,
                 limit: plan.limit)
+            health.pollSucceeded()
+            return runs
         } catch is CancellationError {
             return []
         } catch {
@@ -173,12 +207,46 @@ public struct WorkerService: Service {
             if Task.isCancelled { return }
             do {
                 try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
+                health.heartbeatSucceeded()
                 await cache.update(try await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)))
             } catch is CancellationError {
                 return
             } catch {
                 logger.warning("heartbeat failed: \(error)")
             }
+        }
+    }
+
+    /// Tells systemd how the worker is doing: STATUS= when it changes, WATCHDOG=1 (every half of
+    /// `WATCHDOG_USEC`) only while the heartbeat and poll loops are healthy, and while draining
+    /// EXTEND_TIMEOUT_USEC so a drain that makes progress is not cut by the stop timeout.
+    private func notifierLoop(slots: RunSlots) async {
+        let pingInterval = notifier.watchdogPingInterval
+        let tick = min(pingInterval ?? 1, 1)
+        var lastPing = Date.distantPast
+        var lastExtend = Date.distantPast
+        var lastStatus = ""
+        while !Task.isCancelled {
+            let now = Date()
+            let snapshot = health.snapshot
+            let healthy = snapshot.isHealthy(
+                now: now, heartbeatSeconds: configuration.heartbeatSeconds, querySeconds: configuration.querySeconds)
+            let status = WorkerStatus.text(
+                phase: snapshot.isDraining ? .draining : .serving, pool: configuration.poolName, inFlight: await slots.count,
+                limit: configuration.limit, health: snapshot, healthy: healthy, now: now)
+            if snapshot.isDraining, now.timeIntervalSince(lastExtend) >= 5 {
+                notifier.extendTimeout(seconds: 15, status: status)
+                lastExtend = now
+                lastStatus = status
+            } else if status != lastStatus {
+                notifier.status(status)
+                lastStatus = status
+            }
+            if let pingInterval, healthy, now.timeIntervalSince(lastPing) >= pingInterval - tick / 2 {
+                notifier.watchdog()
+                lastPing = now
+            }
+            try? await Task.sleep(nanoseconds: UInt64(tick * 1_000_000_000))
         }
     }
 }

@@ -25,6 +25,26 @@ public enum ChildEnvironment {
         }
     }
 
+    /// Variables a service manager gives the worker itself; a child that inherited them would talk
+    /// to systemd as if it were the worker (READY=1, watchdog pings) or log to the wrong place.
+    public static let serviceManagerVariables: Set<String> = [
+        "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "JOURNAL_STREAM", "LISTEN_FDS", "LISTEN_PID",
+        "LISTEN_FDNAMES", "MAINPID", "MANAGERPID",
+    ]
+
+    /// The worker's API credentials and where systemd keeps them.
+    public static let credentialVariables: Set<String> = [
+        "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "CREDENTIALS_DIRECTORY",
+    ]
+
+    /// What of the worker's own environment a child inherits: all of it but the service manager's
+    /// variables, and but the credentials unless they are to be passed.
+    public static func inheritable(from workerEnvironment: [String: String], passCredentials: Bool) -> [String: String] {
+        workerEnvironment.filter {
+            !serviceManagerVariables.contains($0.key) && (passCredentials || !credentialVariables.contains($0.key))
+        }
+    }
+
     public static func build(
         workerEnvironment: [String: String], settings: [String: String], run: RunIdentity,
         jobEnv: [String: String?]

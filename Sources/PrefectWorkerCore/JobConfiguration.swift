@@ -30,6 +30,7 @@ public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
     case unresolvedReference(field: String, placeholder: String)
     case invalidStateReporting(String)
     case invalidTimeout(String)
+    case invalidOutputToAPI(String)
 
     public var description: String {
         switch self {
@@ -47,6 +48,8 @@ public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
             return "job variable 'state_reporting' is '\(value)'; use \"auto\", \"engine\" or \"worker\""
         case .invalidTimeout(let value):
             return "job variable 'timeout_seconds' is \(value); use a number of seconds > 0, or null for no timeout"
+        case .invalidOutputToAPI(let value):
+            return "job variable 'output_to_api' is \(value); use true or false"
         }
     }
 }

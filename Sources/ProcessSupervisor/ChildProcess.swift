@@ -13,11 +13,14 @@ public struct ChildProcessSpec: Sendable {
     public var workingDirectory: String?
     /// When false, stdout and stderr go to /dev/null.
     public var captureOutput: Bool
+    /// Longer lines are handed out in pieces of this size (marked partial): large enough for a
+    /// JSON log record, small enough that one line never holds much memory.
     public var maxLineBytes: Int
+    public static let defaultMaxLineBytes = 64 * 1024
 
     public init(
         arguments: [String], environment: [String: String], workingDirectory: String?, captureOutput: Bool = true,
-        maxLineBytes: Int = 16 * 1024
+        maxLineBytes: Int = ChildProcessSpec.defaultMaxLineBytes
     ) {
         self.arguments = arguments
         self.environment = environment

@@ -53,7 +53,9 @@ final class LineReader: @unchecked Sendable {
                 start = index + 1
             }
             pending.append(contentsOf: buffer[start..<count])
-            while pending.count >= maxLineBytes {
+            // Split only when more than one piece is held, so a line of exactly N pieces ends
+            // with a whole piece, not with an empty line.
+            while pending.count > maxLineBytes {
                 emit(Array(pending[0..<maxLineBytes]), partial: true)
                 pending.removeFirst(maxLineBytes)
             }

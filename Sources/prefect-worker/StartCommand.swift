@@ -18,7 +18,9 @@ struct StartCommand: AsyncParsableCommand {
             PREFECT_WORKER_QUERY_SECONDS (10), PREFECT_WORKER_PREFETCH_SECONDS (10), \
             PREFECT_WORKER_PYTHON (python3), PREFECT_WORKER_CANCEL_GRACE_SECONDS (30), \
             PREFECT_WORKER_RUN_TIMEOUT_SECONDS (none), PREFECT_WORKER_DRAIN_SECONDS (300), \
-            PREFECT_LOGGING_LEVEL (INFO). Exit codes: 0 stopped cleanly, 1 cannot go on, 2 bad settings, \
+            PREFECT_WORKER_LOG_FORMAT (auto), PREFECT_WORKER_OUTPUT_LINES_PER_SECOND (10000), \
+            PREFECT_WORKER_OUTPUT_BURST_LINES (100000), PREFECT_WORKER_OUTPUT_TO_API (false), \
+            PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS, PREFECT_LOGGING_LEVEL (INFO). Exit codes: 0 stopped cleanly, 1 cannot go on, 2 bad settings, \
             3 stopped with runs in flight that had to be cut. A flag beats its variable.
             """)
 
@@ -61,6 +63,9 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "Default per-run timeout in seconds; the job variable timeout_seconds overrides it (env PREFECT_WORKER_RUN_TIMEOUT_SECONDS, default none).")
     var runTimeoutSeconds: Double?
 
+    @Option(help: "Where logs go: auto (journal under systemd, logfmt at a terminal, JSON lines otherwise), journal, json or logfmt (env PREFECT_WORKER_LOG_FORMAT).")
+    var logFormat: String?
+
     func run() async throws {
         guard workerType == "process" else {
             throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
@@ -78,18 +83,17 @@ struct StartCommand: AsyncParsableCommand {
         flags.runTimeoutSeconds = runTimeoutSeconds
         flags.drainSeconds = drainSeconds
         flags.stateDirectory = stateDir
+        flags.logFormat = logFormat
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 
-        LoggingSystem.bootstrap { label in
-            var handler = LogfmtLogHandler(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "prefect-worker")
-        let api = HTTPPrefectAPI(configuration: configuration.api, logger: logger)
+        let format = try SettingsResolver.logFormat(flag: logFormat, env: environment)
+        let sinks = LogSinks(format: format, level: level)
+        LoggingSystem.bootstrap { label in sinks.localHandler(label: label) }
+        let logger = sinks.workerLogger()
+        let api = HTTPPrefectAPI(configuration: configuration.api, logger: Logger(label: "prefect-worker.api"))
         let shutdown = ShutdownController()
-        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logger: logger)
+        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logs: sinks)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))

@@ -46,4 +46,22 @@ import Testing
         let env = ChildEnvironment.build(workerEnvironment: [:], settings: [:], run: bare, jobEnv: [:])
         #expect(env == ["PREFECT__FLOW_RUN_ID": "run-2", "PREFECT__WORKER_NAME": "w2"])
     }
+
+    @Test func theServiceManagersVariablesNeverReachAChild() {
+        let worker = [
+            "NOTIFY_SOCKET": "/run/systemd/notify", "WATCHDOG_USEC": "60000000", "WATCHDOG_PID": "1",
+            "JOURNAL_STREAM": "8:1234", "LISTEN_FDS": "1", "PATH": "/usr/bin", "INVOCATION_ID": "abc",
+        ]
+        let env = ChildEnvironment.inheritable(from: worker, passCredentials: true)
+        #expect(env == ["PATH": "/usr/bin", "INVOCATION_ID": "abc"])
+    }
+
+    @Test func credentialsAreInheritedOnlyWhenPassed() {
+        let worker = [
+            "PREFECT_API_KEY": "pnu_secret", "PREFECT_API_AUTH_STRING": "a:b", "CREDENTIALS_DIRECTORY": "/run/credentials/x",
+            "HOME": "/root",
+        ]
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: false) == ["HOME": "/root"])
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: true) == worker)
+    }
 }

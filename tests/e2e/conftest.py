@@ -40,8 +40,10 @@ def start_worker(server, tmp_path):
     """Starts the real binary; every worker is stopped (SIGTERM, then SIGKILL) after the test."""
     started: list[Worker] = []
 
-    def start(pool: str, *args: str, env: dict | None = None, api_url: str | None = None) -> Worker:
-        worker = Worker(api_url or server.url, pool, *args, env=env, log_dir=tmp_path)
+    def start(pool: str, *args: str, env: dict | None = None, api_url: str | None = None,
+              journal_stream: bool = False, wrapper: tuple[str, ...] = ()) -> Worker:
+        worker = Worker(api_url or server.url, pool, *args, env=env, log_dir=tmp_path, journal_stream=journal_stream,
+                        wrapper=wrapper)
         started.append(worker)
         return worker
 

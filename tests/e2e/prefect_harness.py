@@ -5,11 +5,13 @@ Everything runs on 127.0.0.1 with free ports; every wait has a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -156,6 +158,11 @@ class PrefectAPI:
     def run(self, run_id: str) -> dict:
         return self._call("GET", f"/flow_runs/{run_id}")
 
+    def logs(self, run_id: str) -> list[dict]:
+        """The run's log lines as the UI shows them (`POST /logs/filter`)."""
+        body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200}
+        return self._call("POST", "/logs/filter", json=body)
+
     def history(self, run_id: str) -> list[dict]:
         states = self._call("GET", "/flow_run_states/", params={"flow_run_id": run_id})
         return sorted(states, key=lambda state: state["timestamp"])
@@ -215,10 +222,11 @@ def read_pid(path: Path, timeout: float = 60) -> int:
 class Worker:
     """The real prefect-worker binary, its output in a log file."""
 
-    def __init__(self, api_url: str, pool: str, *args: str, env: dict | None = None, log_dir: Path):
+    def __init__(self, api_url: str, pool: str, *args: str, env: dict | None = None, log_dir: Path,
+                 journal_stream: bool = False, wrapper: tuple[str, ...] = ()):
         self.api_url = api_url
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
-        full_env = dict(os.environ)
+        full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC")}
         full_env.update(
             PREFECT_API_URL=api_url,
             PREFECT_WORKER_QUERY_SECONDS="1",
@@ -227,8 +235,11 @@ class Worker:
             PREFECT_WORKER_STATE_DIR=str(log_dir / "worker-state"),
         )
         full_env.update(env or {})
-        self.command = [str(WORKER_BIN), "start", "--pool", pool, "--python", sys.executable, *args]
+        self.command = [*wrapper, str(WORKER_BIN), "start", "--pool", pool, "--python", sys.executable, *args]
         self.log = open(self.log_path, "wb")
+        if journal_stream:  # what systemd sets when it connects stderr to the journal
+            status = os.fstat(self.log.fileno())
+            full_env["JOURNAL_STREAM"] = f"{status.st_dev}:{status.st_ino}"
         self.process = subprocess.Popen(self.command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def output(self) -> str:
@@ -244,3 +255,63 @@ class Worker:
                 self.process.wait(timeout=10)
         self.log.close()
         return self.process.returncode
+
+
+JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
+
+
+def journal_entries(timeout: float = 60, **fields: str) -> list[dict]:
+    """The journal's entries matching every FIELD=value, oldest first (`journalctl -o json --all`,
+    so long fields are not elided)."""
+    matches = [f"{name}={value}" for name, value in fields.items()]
+    result = subprocess.run(
+        ["journalctl", "--no-pager", "-o", "json", "--all", *matches],
+        capture_output=True, text=True, timeout=timeout, check=True)
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def journal_messages(timeout: float = 60, **fields: str) -> list[str]:
+    """Just the MESSAGE of each matching entry (`-o cat`), for large counts."""
+    matches = [f"{name}={value}" for name, value in fields.items()]
+    result = subprocess.run(
+        ["journalctl", "--no-pager", "-o", "cat", "--all", *matches],
+        capture_output=True, text=True, timeout=timeout, check=True)
+    return result.stdout.splitlines()
+
+
+class NotifySocket:
+    """A NOTIFY_SOCKET datagram socket, as systemd makes one for a Type=notify service: every
+    message the worker sends is kept with the time it arrived."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self):
+        while not self._stopped.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            with self._lock:
+                self.messages.append((time.monotonic(), fields))
+
+    def received(self) -> list[tuple[float, dict[str, str]]]:
+        with self._lock:
+            return list(self.messages)
+
+    def times_of(self, key: str, value: str | None = None) -> list[float]:
+        return [at for at, fields in self.received() if key in fields and (value is None or fields[key] == value)]
+
+    def close(self):
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self.sock.close()

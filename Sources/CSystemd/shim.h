@@ -1,0 +1,8 @@
+#ifndef PREFECT_WORKER_CSYSTEMD_SHIM_H
+#define PREFECT_WORKER_CSYSTEMD_SHIM_H
+
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+#endif

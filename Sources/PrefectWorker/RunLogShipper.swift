@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import PrefectAPI
+import PrefectWorkerCore
+
+/// Sends the worker's lines about each flow run to the Prefect API in batches (every 2 s, as
+/// Prefect's own log handler does), so the UI shows why a run crashed. Bounded: at most
+/// `maxQueued` records wait; beyond that the oldest are dropped and counted. A batch the server
+/// does not take is kept for the next round (the server may be away for a while).
+public final class RunLogShipper: @unchecked Sendable {
+    public static let flushInterval = 2.0
+    public let maxQueued: Int
+    private let maxBatchBytes = 4_000_000
+    private let lock = NSLock()
+    private var queue: [FlowRunLog] = []
+    private var dropped = 0
+
+    public init(maxQueued: Int = 10_000) {
+        self.maxQueued = maxQueued
+    }
+
+    func enqueue(_ log: FlowRunLog) {
+        lock.withLock {
+            if queue.count >= maxQueued {
+                queue.removeFirst()
+                dropped += 1
+            }
+            queue.append(log)
+        }
+    }
+
+    /// What waits to be sent, oldest first.
+    var queued: [FlowRunLog] { lock.withLock { queue } }
+
+    /// Records dropped because the queue was full.
+    public var droppedCount: Int { lock.withLock { dropped } }
+
+    /// Sends what is queued, one batch after another; stops at the first batch the server refuses
+    /// (kept for the next call). False when something is left.
+    @discardableResult
+    func flush(api: any PrefectAPI, logger: Logger) async -> Bool {
+        while true {
+            let batch = takeBatch()
+            guard !batch.isEmpty else { return true }
+            do {
+                try await api.sendLogs(batch)
+            } catch {
+                putBack(batch)
+                logger.debug("could not send \(batch.count) log line(s) to the Prefect API yet: \(error)")
+                return false
+            }
+        }
+    }
+
+    /// Flushes every `flushInterval` until cancelled, then once more.
+    func run(api: any PrefectAPI, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: UInt64(Self.flushInterval * 1_000_000_000))
+            await flush(api: api, logger: logger)
+        }
+    }
+
+    private func takeBatch() -> [FlowRunLog] {
+        lock.withLock {
+            var bytes = 0
+            var count = 0
+            while count < queue.count, count < 500, bytes + queue[count].approximateBytes <= maxBatchBytes || count == 0 {
+                bytes += queue[count].approximateBytes
+                count += 1
+            }
+            defer { queue.removeFirst(count) }
+            return Array(queue.prefix(count))
+        }
+    }
+
+    private func putBack(_ batch: [FlowRunLog]) {
+        lock.withLock {
+            queue.insert(contentsOf: batch, at: 0)
+            if queue.count > maxQueued {
+                dropped += queue.count - maxQueued
+                queue.removeFirst(queue.count - maxQueued)
+            }
+        }
+    }
+}
+
+/// A swift-log handler that passes the records about a flow run (those with `flow_run_id`
+/// metadata, at info or above) to a `RunLogShipper`. The UI line is the message followed by the
+/// record's details (`pid`, `exit`, `command`...); the run's identity fields are left out, the UI
+/// shows the line under its run already.
+struct PrefectAPILogHandler: LogHandler {
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    let shipper: RunLogShipper
+    /// The logger name the UI shows.
+    let name: String
+    /// True for a run's output lines: the message goes as it is, without details.
+    let messageOnly: Bool
+
+    static let identityKeys: Set<String> = [
+        "flow_run_id", "flow_run_name", "deployment_id", "work_pool", "worker_name", "stream", "line_partial",
+    ]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let recordMetadata = event.metadata { merged.merge(recordMetadata) { _, new in new } }
+        guard let runId = merged["flow_run_id"]?.description else { return }
+        var message = event.message.description
+        if !messageOnly {
+            let details = merged.keys.sorted().filter { !Self.identityKeys.contains($0) }
+                .map { "\($0)=\(merged[$0]!.description)" }
+            if !details.isEmpty { message += " (\(details.joined(separator: ", ")))" }
+        }
+        shipper.enqueue(FlowRunLog(
+            name: name, level: Self.prefectLevel(event.level), message: message, timestamp: Date(), flowRunId: runId))
+    }
+
+    static func prefectLevel(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 10
+        case .info, .notice: return 20
+        case .warning: return 30
+        case .error: return 40
+        case .critical: return 50
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The one-line live summary a service manager shows (`systemctl status`: sd_notify STATUS=).
+/// It names the time of the last poll rather than its age, so it changes only when something
+/// happens and is sent only then.
+public enum WorkerStatus {
+    public enum Phase: Sendable, Equatable {
+        case connecting
+        case serving
+        case draining
+    }
+
+    public static func text(
+        phase: Phase, pool: String, inFlight: Int, limit: Int?, health: LoopHealth, healthy: Bool, now: Date
+    ) -> String {
+        let runs = "\(inFlight)\(limit.map { "/\($0)" } ?? "") flow run(s) in flight"
+        switch phase {
+        case .connecting:
+            return "Connecting to the Prefect server for pool '\(pool)'"
+        case .draining:
+            return "Stopping: waiting for \(runs) to finish; claiming nothing new"
+        case .serving:
+            let poll = health.lastPoll.map { "last poll at \(clockTime($0)) UTC" } ?? "no poll yet"
+            return "Serving pool '\(pool)': \(runs), \(poll)\(healthy ? "" : "; the Prefect server is not answering")"
+        }
+    }
+
+    /// `HH:MM:SS` of `date` in UTC.
+    static func clockTime(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down)) % 86_400
+        return String(format: "%02d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    }
+}

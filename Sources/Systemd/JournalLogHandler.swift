@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+
+/// A swift-log handler that writes native journal entries: MESSAGE, PRIORITY from the level,
+/// SYSLOG_IDENTIFIER, CODE_FILE / CODE_LINE / CODE_FUNC, and every metadata key as an upper-case
+/// `PREFECT_` field (see `JournalFields`), so `journalctl PREFECT_FLOW_RUN_ID=<id>` finds one run.
+///
+/// An entry the journal refuses (journald stopped, say) is written to stderr instead, which
+/// systemd also collects, and counted.
+public struct JournalLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let identifier: String
+
+    public init(identifier: String = "prefect-worker") {
+        self.identifier = identifier
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let recordMetadata = event.metadata { merged.merge(recordMetadata) { _, new in new } }
+        if let error = event.error { merged["error"] = "\(error)" }
+        let fields = JournalFields.entry(
+            message: event.message.description, level: event.level, identifier: identifier,
+            file: event.file, line: event.line, function: event.function, metadata: merged)
+        let result = Journal.send(fields)
+        if result < 0 {
+            JournalFailures.record()
+            let line = "\(identifier): journal refused an entry (\(String(cString: strerror(-result)))): \(event.message)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+}
+
+/// How many entries the journal refused since the worker started.
+public enum JournalFailures {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var failures = 0
+
+    static func record() { lock.withLock { failures += 1 } }
+
+    public static var count: Int { lock.withLock { failures } }
+}
