@@ -125,7 +125,8 @@ extension HTTPPrefectAPI {
                 "task_run_id": .null,
             ]
         })
-        _ = try await send(.POST, "/logs/", json: try Self.encode(body))
+        // One retry: the shipper keeps what was not taken and tries again on its next round.
+        _ = try await send(.POST, "/logs/", json: try Self.encode(body), policy: RetryPolicy(maxRetries: 1))
     }
 
     // MARK: - Helpers

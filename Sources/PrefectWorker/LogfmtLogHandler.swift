@@ -1,12 +1,14 @@
 import Foundation
 import Logging
 import PrefectWorkerCore
+import Systemd
 
 /// One line per record on stderr: `time=… level=… msg="…" key=value …`, so both a person and
 /// `grep flow_run_id=…` can read it: the format for a person at a terminal.
 public struct LogfmtLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
 
     /// `label` is swift-log's logger name; one line format serves every logger, so it is not shown.
     public init(label: String) {}
@@ -18,8 +20,7 @@ public struct LogfmtLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields = "time=\(Self.timestamp()) level=\(event.level) msg=\(Self.quote(event.message.description))"
-        var merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        if let error = event.error { merged["error"] = "\(error)" }
+        let merged = event.mergedMetadata(over: metadata, provider: metadataProvider)
         for key in merged.keys.sorted() {
             fields += " \(key)=\(Self.quote(merged[key]!.description))"
         }

@@ -52,11 +52,25 @@ public final class RunLogShipper: @unchecked Sendable {
         }
     }
 
-    /// Flushes every `flushInterval` until cancelled, then once more.
+    /// Flushes every `flushInterval` until cancelled, waiting longer (up to a minute) while the
+    /// server does not take the lines.
     func run(api: any PrefectAPI, logger: Logger) async {
+        var failures = 0
         while !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(Self.flushInterval * 1_000_000_000))
-            await flush(api: api, logger: logger)
+            let wait = min(60, Self.flushInterval * Double(1 << min(failures, 5)))
+            try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
+            if Task.isCancelled { return }
+            failures = await flush(api: api, logger: logger) ? 0 : failures + 1
+        }
+    }
+
+    /// The last flush at stop: what the server takes within `seconds`; the rest is dropped.
+    func flushBeforeExit(api: any PrefectAPI, logger: Logger, seconds: Double = 5) async {
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await self.flush(api: api, logger: logger) }
+            race.addTask { try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000)) }
+            await race.next()
+            race.cancelAll()
         }
     }
 

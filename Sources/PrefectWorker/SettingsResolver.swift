@@ -115,6 +115,9 @@ public enum SettingsResolver {
             throw SettingsError(setting: setting, problem: "is '\(requested ?? "")'; use auto, journal, json or logfmt")
         }
         if format == .journal && !journalSocketPresent {
+            // auto follows JOURNAL_STREAM; with no journald behind it, JSON on stderr still reaches
+            // whoever reads that stream. Asked for by name, it is a mistake worth stopping for.
+            if LogFormat(rawValue: requested?.lowercased() ?? "") == nil { return .json }
             throw SettingsError(
                 setting: setting,
                 problem: "is journal, but no journal listens at /run/systemd/journal/socket; start systemd-journald or use json")

@@ -54,7 +54,7 @@ public struct WorkerService: Service {
         } catch is CancellationError {
             logger.info("worker stopped before it was registered")
         }
-        await logs.runLogs.flush(api: api, logger: logger)
+        await logs.runLogs.flushBeforeExit(api: api, logger: logger)
     }
 
     private func serve() async throws {

@@ -55,8 +55,11 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
-    static func quote(_ string: String) -> String {
+    /// A JSON string literal. Control characters, DEL and the line separators some readers split
+    /// lines at (U+0085, U+2028, U+2029) are escaped, so one literal never spans lines.
+    public static func quote(_ string: String) -> String {
         var out = "\""
+        out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -64,9 +67,10 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x85
+                || scalar.value == 0x2028 || scalar.value == 0x2029:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -23,10 +23,7 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let recordMetadata = event.metadata { merged.merge(recordMetadata) { _, new in new } }
-        if let error = event.error { merged["error"] = "\(error)" }
+        let merged = event.mergedMetadata(over: metadata, provider: metadataProvider)
         let fields = JournalFields.entry(
             message: event.message.description, level: event.level, identifier: identifier,
             file: event.file, line: event.line, function: event.function, metadata: merged)
@@ -36,6 +33,18 @@ public struct JournalLogHandler: LogHandler {
             let line = "\(identifier): journal refused an entry (\(String(cString: strerror(-result)))): \(event.message)\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
+    }
+}
+
+extension LogEvent {
+    /// A record's metadata as every handler writes it: the handler's, then the provider's, then
+    /// the record's own, later ones winning; an attached error as `error`.
+    public func mergedMetadata(over handlerMetadata: Logger.Metadata, provider: Logger.MetadataProvider?) -> Logger.Metadata {
+        var merged = handlerMetadata
+        if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+        if let own = metadata { merged.merge(own) { _, new in new } }
+        if let error { merged["error"] = "\(error)" }
+        return merged
     }
 }
 

@@ -10,8 +10,9 @@ public struct SystemdNotifier: Sendable {
     /// unit has no `WatchdogSec=` (or `WATCHDOG_PID` names another process).
     public let watchdogPingInterval: Double?
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        isEnabled = !(environment["NOTIFY_SOCKET"] ?? "").isEmpty
+    /// Reads `NOTIFY_SOCKET` and `WATCHDOG_USEC` from the process environment, as libsystemd does.
+    public init() {
+        isEnabled = !(ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] ?? "").isEmpty
         var usec: UInt64 = 0
         if isEnabled, sd_watchdog_enabled(0, &usec) > 0, usec > 0 {
             watchdogPingInterval = Double(usec) / 2_000_000

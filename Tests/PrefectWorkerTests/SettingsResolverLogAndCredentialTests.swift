@@ -17,6 +17,13 @@ import Testing
         }
     }
 
+    @Test func autoFallsBackToJSONWhenJournalStreamIsSetButNoJournalListens() throws {
+        #expect(try SettingsResolver.logFormat(
+            flag: nil, env: [:], journalStreamIsStderr: true, stderrIsTerminal: false, journalSocketPresent: false) == .json)
+        #expect(try SettingsResolver.logFormat(
+            flag: "auto", env: [:], journalStreamIsStderr: true, stderrIsTerminal: false, journalSocketPresent: true) == .journal)
+    }
+
     @Test func theFlagBeatsTheVariableAndAnUnknownValueNamesWhereItCameFrom() throws {
         let env = ["PREFECT_WORKER_LOG_FORMAT": "logfmt"]
         #expect(try SettingsResolver.logFormat(

@@ -155,3 +155,22 @@ def test_binary_output_is_repaired_not_lost_in_the_journal_and_in_json(api, pool
     records = [json.loads(line) for line in json_worker.output().split("\n") if line]  # each line one object
     binary = [r for r in records if r.get("flow_run_id") == json_run and r.get("stream") == "stdout"]
     assert binary[-1]["message"] == "after-binary" and len(binary) > 1
+
+
+NO_JOURNAL = ("unshare", "--mount", "sh", "-c", 'mount -t tmpfs tmpfs /run/systemd/journal && exec "$@"', "sh")
+"""Runs the worker with an empty /run/systemd/journal (a private mount): as on a host without journald."""
+
+
+def test_without_a_journal_asking_for_it_is_a_settings_error_and_auto_falls_back_to_json(api, pool, start_worker):
+    asked = start_worker(pool, "--log-format", "journal", wrapper=NO_JOURNAL)
+    assert asked.process.wait(timeout=30) == 2
+    message = asked.output().strip()
+    assert message.count("\n") == 0 and "--log-format" in message and "systemd-journald" in message, message
+
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": "echo no-journal-here"}))
+    auto = start_worker(pool, journal_stream=True, wrapper=NO_JOURNAL)  # systemd's stream, but no journald
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    wait_for(lambda: "no-journal-here" in auto.output(), 10, "the output line on stderr")
+    line = next(json.loads(l) for l in auto.output().split("\n") if "no-journal-here" in l and '"stream"' in l)
+    assert line["flow_run_id"] == run_id and line["stream"] == "stdout"
+    assert not journal_entries(PREFECT_FLOW_RUN_ID=run_id)
