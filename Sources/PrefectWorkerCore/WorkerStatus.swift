@@ -20,8 +20,9 @@ public enum WorkerStatus {
         case .draining:
             return "Stopping: waiting for \(runs) to finish; claiming nothing new"
         case .serving:
-            let poll = health.lastPoll.map { "last poll at \(clockTime($0)) UTC" } ?? "no poll yet"
-            return "Serving pool '\(pool)': \(runs), \(poll)\(healthy ? "" : "; the Prefect server is not answering")"
+            guard let lastPoll = health.lastPoll else { return "Serving pool '\(pool)': \(runs), first poll under way" }
+            let trouble = healthy ? "" : "; the Prefect server is not answering"
+            return "Serving pool '\(pool)': \(runs), last poll at \(clockTime(lastPoll)) UTC\(trouble)"
         }
     }
 

@@ -44,6 +44,9 @@ import Testing
         let down = WorkerStatus.text(
             phase: .serving, pool: "p", inFlight: 0, limit: nil, health: health(heartbeatAgo: 60, pollAgo: 60), healthy: false, now: now)
         #expect(down == "Serving pool 'p': 0 flow run(s) in flight, last poll at 13:45:40 UTC; the Prefect server is not answering")
+        let first = WorkerStatus.text(
+            phase: .serving, pool: "p", inFlight: 0, limit: nil, health: health(heartbeatAgo: 0, pollAgo: nil), healthy: false, now: now)
+        #expect(first == "Serving pool 'p': 0 flow run(s) in flight, first poll under way")
         let draining = WorkerStatus.text(
             phase: .draining, pool: "p", inFlight: 1, limit: nil, health: LoopHealth(), healthy: true, now: now)
         #expect(draining == "Stopping: waiting for 1 flow run(s) in flight to finish; claiming nothing new")

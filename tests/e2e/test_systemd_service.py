@@ -1,6 +1,7 @@
 """The worker as a systemd service: sd_notify over a real NOTIFY_SOCKET datagram socket (READY=1,
 STATUS=, WATCHDOG=1 only while healthy, STOPPING=1 and EXTEND_TIMEOUT_USEC while draining),
 the unit file, systemd credentials, and the worker's lines about a run in the Prefect UI."""
+import re
 import signal
 import subprocess
 import time
@@ -151,3 +152,14 @@ def test_the_unit_file_passes_systemd_analyze_verify(tmp_path):
     assert "MemoryDenyWriteExecute" not in unit.replace("#   MemoryDenyWriteExecute", "")
     timeout_stop = int(next(l for l in unit.splitlines() if l.startswith("TimeoutStopSec=")).split("=")[1])
     assert timeout_stop > 300 + 30, "above the default drain + grace"
+
+
+def test_the_example_environment_file_and_the_readme_document_every_setting():
+    """Every environment variable the worker reads is in config/prefect-worker.env and the README."""
+    sources = "\n".join(path.read_text() for path in (ROOT / "Sources").rglob("*.swift"))
+    read = set(re.findall(r'"(PREFECT_(?:WORKER|API|CLIENT|LOGGING)_[A-Z_]+)"', sources))
+    assert {"PREFECT_API_URL", "PREFECT_WORKER_LOG_FORMAT", "PREFECT_WORKER_OUTPUT_TO_API"} <= read
+    env_file = (ROOT / "config" / "prefect-worker.env").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert not [name for name in read if name not in env_file], "undocumented in config/prefect-worker.env"
+    assert not [name for name in read if f"`{name}`" not in readme], "undocumented in README.md"
