@@ -109,6 +109,24 @@ def wait_or_none(condition, timeout: float, interval: float) -> float | None:
     return None
 
 
+def wait_for_markers(markers: Path, count: int, started_wall: float, stall: float = 30, timeout: float = 1800) -> tuple[float, int]:
+    """Waits until `count` marker files exist, or no new one came for `stall` s (a worker that lost
+    runs never writes theirs). Returns (seconds from `started_wall` to the last marker written,
+    how many exist)."""
+    deadline, last, changed = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        present = len(list(markers.iterdir()))
+        if present >= count:
+            break
+        if present != last:
+            last, changed = present, time.monotonic()
+        elif time.monotonic() - changed > stall:
+            break
+        time.sleep(0.1)
+    files = list(markers.iterdir())
+    return (max(f.stat().st_mtime for f in files) - started_wall if files else float("nan")), len(files)
+
+
 # --- scenarios -------------------------------------------------------------------------------
 
 class Bench:
@@ -173,11 +191,10 @@ class Bench:
         deployment = self.api.create_deployment(
             pool, job_variables={"command": f"sh -c 'echo ran >> {markers}/$PREFECT__FLOW_RUN_ID'"})
         runs = [self.api.create_run(deployment) for _ in range(count)]
+        started_wall = time.time()
         worker = BenchWorker(kind, self.url, pool, self.workdir, limit=20)
         try:
-            started = time.monotonic()
-            wait_for(lambda: len(list(markers.iterdir())) >= count, 900, f"{count} children to run", interval=0.1)
-            makespan = time.monotonic() - started
+            makespan, ran = wait_for_markers(markers, count, started_wall)
             cpu = cpu_seconds(worker.pid)
             peak = memory_kb(worker.pid)["hwm"] / 1024
             # Then give the worker a moment to report the last states.
@@ -193,8 +210,8 @@ class Bench:
                 time.sleep(2)
         finally:
             worker.stop()
-        ran_twice = sum(1 for run_id in runs if (markers / run_id).read_text().count("ran") > 1)
-        return {f"burst{count}_makespan_s": makespan, f"burst{count}_worker_cpu_s": cpu, f"burst{count}_peak_rss_mb": peak,
+        ran_twice = sum(1 for run_id in runs if (markers / run_id).exists() and (markers / run_id).read_text().count("ran") > 1)
+        return {f"burst{count}_makespan_s": makespan, f"burst{count}_ran": ran, f"burst{count}_worker_cpu_s": cpu, f"burst{count}_peak_rss_mb": peak,
                 f"burst{count}_completed": states.get("COMPLETED", 0), f"burst{count}_crashed": states.get("CRASHED", 0),
                 f"burst{count}_other_states": sum(v for k, v in states.items() if k not in ("COMPLETED", "CRASHED")),
                 f"burst{count}_ran_twice": ran_twice}
@@ -257,17 +274,16 @@ class Bench:
         deployment = self.api.create_deployment(
             pool, job_variables={"command": f"sh -c 'echo ran >> {markers}/$PREFECT__FLOW_RUN_ID'"})
         runs = [self.api.create_run(deployment) for _ in range(count)]
+        started_wall = time.time()
         workers = [BenchWorker("swift", self.url, pool, self.workdir, limit=10) for _ in range(3)]
         try:
-            started = time.monotonic()
-            wait_for(lambda: len(list(markers.iterdir())) >= count, 1800, f"{count} children to run", interval=0.2)
-            makespan = time.monotonic() - started
+            makespan, _ = wait_for_markers(markers, count, started_wall)
             for run_id in runs:
                 self.api.wait_terminal(run_id, timeout=300)
         finally:
             for worker in workers:
                 worker.stop()
-        counts = [(markers / run_id).read_text().count("ran") for run_id in runs]
+        counts = [(markers / run_id).read_text().count("ran") if (markers / run_id).exists() else 0 for run_id in runs]
         completed = sum(1 for run_id in runs if self.api.run(run_id)["state_type"] == "COMPLETED")
         return {f"scale{count}_makespan_s": makespan, f"scale{count}_runs_per_s": count / makespan,
                 f"scale{count}_exactly_once": sum(1 for c in counts if c == 1), f"scale{count}_completed": completed}
