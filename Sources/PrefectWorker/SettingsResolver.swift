@@ -93,6 +93,7 @@ public enum SettingsResolver {
         configuration.outputLinesPerSecond = try number(env, "PREFECT_WORKER_OUTPUT_LINES_PER_SECOND", default: 10_000, allowZero: true)
         configuration.outputBurstLines = try number(env, "PREFECT_WORKER_OUTPUT_BURST_LINES", default: 100_000, allowZero: false)
         configuration.outputToAPI = try bool(env, "PREFECT_WORKER_OUTPUT_TO_API") ?? false
+        configuration.useEventStream = try bool(env, "PREFECT_WORKER_EVENT_STREAM") ?? true
         configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS")
             ?? !credentials.fromCredentialsDirectory
         return configuration

@@ -36,6 +36,9 @@ public struct WorkerConfiguration: Sendable {
     public var outputQueueBytes = 16 * 1024 * 1024
     /// Send runs' output lines to the Prefect API too (job variable `output_to_api` overrides).
     public var outputToAPI = false
+    /// Subscribe to the server's event stream to hear of new and cancelled runs at once (polling
+    /// stays, as the fallback and for runs scheduled ahead).
+    public var useEventStream = true
     /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
     public var passCredentialsToRuns = true
 

@@ -6,10 +6,14 @@ import PrefectWorkerCore
 final class WorkerHealth: @unchecked Sendable {
     private let lock = NSLock()
     private var health = LoopHealth()
+    private var eventStreamSubscribed = false
 
     var snapshot: LoopHealth { lock.withLock { health } }
 
     func heartbeatSucceeded(at now: Date = Date()) { lock.withLock { health.lastHeartbeat = now } }
     func pollSucceeded(at now: Date = Date()) { lock.withLock { health.lastPoll = now } }
     func startDraining() { lock.withLock { health.isDraining = true } }
+
+    var isEventStreamSubscribed: Bool { lock.withLock { eventStreamSubscribed } }
+    func eventStreamSubscribed(_ subscribed: Bool) { lock.withLock { eventStreamSubscribed = subscribed } }
 }

@@ -92,15 +92,20 @@ public struct WorkerService: Service {
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
             ledger: ledger, logs: logs, logger: logger)
+        let pollWake = WakeSignal()
+        let cancelWake = WakeSignal()
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
-            loops.addTask { await cancellationLoop(registry: registry) }
+            loops.addTask { await cancellationLoop(registry: registry, wake: cancelWake) }
+            if configuration.useEventStream && !configuration.runOnce {
+                loops.addTask { await eventStreamLoop(cache: cache, pollWake: pollWake, cancelWake: cancelWake) }
+            }
             loops.addTask { await logs.runLogs.run(api: api, logger: logger) }
             if notifier.isEnabled {
                 loops.addTask { await notifierLoop(slots: slots) }
             }
             // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
-            let adopted = (try? await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }) ?? []
+            let adopted = await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }
             await withDiscardingTaskGroup { runs in
                 for entry in adopted {
                     await slots.adopt(entry.flowRunId)
@@ -117,12 +122,12 @@ public struct WorkerService: Service {
                         runs.addTask {
                             await executor.execute(scheduled)
                             await slots.release(id)
+                            // A free slot takes the next due run now, not at the next interval.
+                            pollWake.fire()
                         }
                     }
                     if configuration.runOnce { break }
-                    try? await cancelWhenGracefulShutdown {
-                        try await Task.sleep(nanoseconds: UInt64(configuration.querySeconds * 1_000_000_000))
-                    }
+                    await cancelWhenGracefulShutdown { await pollWake.wait(upTo: configuration.querySeconds) }
                 }
                 let inFlight = await slots.count
                 if inFlight > 0 {
@@ -180,11 +185,12 @@ public struct WorkerService: Service {
                 : "drain deadline of \(configuration.drainSeconds) s passed: stopping \(stopped) flow run(s) in flight")
     }
 
-    /// Every query interval, one request asks which of the runs in flight are CANCELLING, and wakes
-    /// their executors (protocol doc 2.6: the pool-independent, id-restricted filter).
-    private func cancellationLoop(registry: RunRegistry) async {
+    /// Every query interval, or at once when the event stream tells of a cancel, one request asks
+    /// which of the runs in flight are CANCELLING, and wakes their executors (protocol doc 2.6: the
+    /// pool-independent, id-restricted filter).
+    private func cancellationLoop(registry: RunRegistry, wake: WakeSignal) async {
         while !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(configuration.querySeconds * 1_000_000_000))
+            await wake.wait(upTo: configuration.querySeconds)
             let ids = await registry.ids
             if Task.isCancelled { return }
             guard !ids.isEmpty else { continue }

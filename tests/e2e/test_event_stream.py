@@ -1,0 +1,90 @@
+"""The server's event stream (`WS /events/out`) wakes the worker: a new run is claimed and a
+cancel is acted on at once, not at the next poll. Every worker here polls only once a minute, so
+anything that happens within seconds came through the stream."""
+import time
+import uuid
+
+from prefect_harness import PrefectAPI, PrefectServer, process_gone, read_pid, wait_for
+
+SLOW_POLL = {"PREFECT_WORKER_QUERY_SECONDS": "60"}
+
+
+def wait_subscribed(worker, timeout=30):
+    wait_for(lambda: "subscribed to the event stream" in worker.output(), timeout, "the event stream subscription")
+
+
+def test_a_new_run_starts_within_seconds_with_a_minute_between_polls(api, pool, start_worker, tmp_path):
+    marker = tmp_path / "started"
+    deployment = api.create_deployment(pool, job_variables={"command": f"sh -c 'date +%s.%N > {marker}'"})
+    worker = start_worker(pool, env=SLOW_POLL)
+    wait_subscribed(worker)
+    time.sleep(1)  # past the poll that the subscription itself triggers
+
+    created = time.time()
+    run_id = api.create_run(deployment)
+    wait_for(lambda: marker.exists() and marker.read_text().strip(), 15, "the child to start")
+    assert float(marker.read_text()) - created < 10
+    assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
+
+
+def test_a_cancel_stops_the_process_within_seconds_with_a_minute_between_polls(api, pool, start_worker, tmp_path):
+    pidfile = tmp_path / "pid"
+    deployment = api.create_deployment(pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"})
+    run_id = api.create_run(deployment)
+    worker = start_worker(pool, env=SLOW_POLL)  # the first poll at start claims the run
+    wait_subscribed(worker)
+    pid = read_pid(pidfile)
+    wait_for(lambda: api.run(run_id)["state_type"] == "RUNNING", 30, "RUNNING")
+    time.sleep(1)  # past the cancellation check that the subscription itself triggers
+
+    cancelled = time.monotonic()
+    api.cancel(run_id)
+    wait_for(lambda: process_gone(pid), 15, "the process to be gone", interval=0.01)
+    assert time.monotonic() - cancelled < 10
+    run = api.wait_terminal(run_id, timeout=30)
+    assert run["state_type"] == "CANCELLED", run["state"]
+
+
+def test_the_stream_authenticates_and_comes_back_after_a_server_restart(tmp_path, start_worker):
+    """With an auth string the stream authenticates by its auth frame; when the server restarts
+    (a deploy), the failure is told once, the stream reconnects, and new runs start at once again."""
+    server = PrefectServer(tmp_path / "events-server", auth_string="admin:ev3nts").start()
+    try:
+        api = PrefectAPI(server.url, auth=("admin", "ev3nts"))
+        pool = f"events-{uuid.uuid4().hex[:8]}"
+        api.create_pool(pool)
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        deployment = api.create_deployment(
+            pool, job_variables={"command": f"sh -c 'date +%s.%N > {markers}/$PREFECT__FLOW_RUN_ID'"})
+        worker = start_worker(pool, api_url=server.url, env={**SLOW_POLL, "PREFECT_API_AUTH_STRING": "admin:ev3nts"})
+
+        def started_within_seconds():
+            time.sleep(1)  # past the poll that a subscription itself triggers
+            created = time.time()
+            run_id = api.create_run(deployment)
+            marker = markers / run_id
+            wait_for(lambda: marker.exists() and marker.read_text().strip(), 15, "the child to start")
+            assert float(marker.read_text()) - created < 10
+            assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
+
+        wait_subscribed(worker)
+        started_within_seconds()
+        assert "event stream unavailable" not in worker.output()
+
+        server.stop()
+        wait_for(lambda: "event stream unavailable" in worker.output(), 30, "the stream failure to be told")
+        server.start()
+        wait_for(lambda: worker.output().count("subscribed to the event stream") >= 2, 90, "a new subscription")
+        started_within_seconds()
+        assert worker.output().count("event stream unavailable") == 1, "only the first failure in a row is a warning"
+    finally:
+        server.stop()
+
+
+def test_without_the_stream_polling_alone_runs_the_flow(api, pool, start_worker, tmp_path):
+    marker = tmp_path / "started"
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": f"touch {marker}"}))
+    worker = start_worker(pool, env={"PREFECT_WORKER_EVENT_STREAM": "false"})
+    assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
+    assert "subscribed to the event stream" not in worker.output()
