@@ -83,16 +83,17 @@ public struct PrefectEventStream: Sendable {
                 group.addTask {
                     var lastPing = Date()
                     while true {
-                        try await Task.sleep(for: .seconds(1))
                         let now = Date()
                         let limit = subscribed.withLockedValue { $0 } ? Self.silenceLimit : Self.handshakeLimit
-                        if now.timeIntervalSince(lastInbound.withLockedValue { $0 }) > limit {
-                            throw EventStreamError.silent(seconds: Int(limit))
-                        }
+                        let silentUntil = lastInbound.withLockedValue { $0 }.addingTimeInterval(limit)
+                        if now > silentUntil { throw EventStreamError.silent(seconds: Int(limit)) }
                         if now.timeIntervalSince(lastPing) >= Self.pingInterval {
                             try await outbound.write(Self.frame(.ping, ByteBuffer()))
                             lastPing = now
                         }
+                        // Wakes only when a ping is due or the silence limit could be reached.
+                        let next = min(lastPing.addingTimeInterval(Self.pingInterval), silentUntil)
+                        try await Task.sleep(for: .seconds(max(0.05, next.timeIntervalSince(now) + 0.01)))
                     }
                 }
                 group.addTask {

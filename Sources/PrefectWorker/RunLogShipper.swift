@@ -14,19 +14,23 @@ public final class RunLogShipper: @unchecked Sendable {
     private let lock = NSLock()
     private var queue: [FlowRunLog] = []
     private var dropped = 0
+    /// Fired when the queue stops being empty: an idle worker does not wake up every interval.
+    private let hasWork = WakeSignal()
 
     public init(maxQueued: Int = 10_000) {
         self.maxQueued = maxQueued
     }
 
     func enqueue(_ log: FlowRunLog) {
-        lock.withLock {
+        let wasEmpty: Bool = lock.withLock {
             if queue.count >= maxQueued {
                 queue.removeFirst()
                 dropped += 1
             }
             queue.append(log)
+            return queue.count == 1
         }
+        if wasEmpty { hasWork.fire() }
     }
 
     /// What waits to be sent, oldest first.
@@ -52,11 +56,12 @@ public final class RunLogShipper: @unchecked Sendable {
         }
     }
 
-    /// Flushes every `flushInterval` until cancelled, waiting longer (up to a minute) while the
-    /// server does not take the lines.
+    /// Flushes `flushInterval` after the first line of a batch came, until cancelled, waiting longer
+    /// (up to a minute) while the server does not take the lines. Sleeps while there is nothing to send.
     func run(api: any PrefectAPI, logger: Logger) async {
         var failures = 0
         while !Task.isCancelled {
+            if lock.withLock({ queue.isEmpty }) { await hasWork.wait(upTo: 3600) }
             let wait = min(60, Self.flushInterval * Double(1 << min(failures, 5)))
             try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
             if Task.isCancelled { return }

@@ -6,8 +6,9 @@ import PrefectWorkerCore
 extension WorkerService {
     /// Keeps a subscription to the server's event stream open: a run scheduled in the pool wakes
     /// the poll loop, a run set CANCELLING wakes the cancellation check, so neither waits for its
-    /// interval. Polling goes on underneath; a stream that fails is retried with a backoff up to
-    /// 60 s and only its first failure in a row is a warning.
+    /// interval. Polling goes on underneath (every 30 s while subscribed, see `PollCadence`, every
+    /// query interval otherwise); a stream that fails is retried with a backoff up to 60 s and only
+    /// its first failure in a row is a warning.
     func eventStreamLoop(cache: WorkPoolCache, pollWake: WakeSignal, cancelWake: WakeSignal) async {
         let stream = PrefectEventStream(configuration: configuration.api)
         var failures = 0
@@ -35,7 +36,10 @@ extension WorkerService {
                 if Task.isCancelled { return }
                 // A connection that got as far as the subscription, or lived a while, starts the backoff over.
                 if health.isEventStreamSubscribed || Date().timeIntervalSince(connected) > 60 { failures = 0 }
-                health.eventStreamSubscribed(false)
+                if health.isEventStreamSubscribed {
+                    health.eventStreamSubscribed(false)
+                    pollWake.fire()  // back to polling every query interval, starting now
+                }
                 failures += 1
                 let delay = min(60, pow(2, Double(min(failures, 6))))
                 let metadata: Logger.Metadata = ["error": "\(error)", "retry_in_s": "\(Int(delay))"]

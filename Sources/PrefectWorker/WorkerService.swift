@@ -115,8 +115,16 @@ public struct WorkerService: Service {
                     }
                 }
                 // A stop that arrived before the first poll claims nothing.
+                let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+                var polls = 0
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    for scheduled in await poll(slots: slots) {
+                    polls += 1
+                    if polls == 3 { releaseStartupPages() }
+                    let streamSubscribed = health.isEventStreamSubscribed
+                    let (due, nextClaimAt) = cadence.split(
+                        await poll(slots: slots, lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed)),
+                        now: Date())
+                    for scheduled in due {
                         let id = scheduled.flowRun.id
                         guard await slots.reserve(id) else { continue }
                         runs.addTask {
@@ -127,7 +135,8 @@ public struct WorkerService: Service {
                         }
                     }
                     if configuration.runOnce { break }
-                    await cancelWhenGracefulShutdown { await pollWake.wait(upTo: configuration.querySeconds) }
+                    let wait = cadence.wait(now: Date(), streamSubscribed: streamSubscribed, nextClaimAt: nextClaimAt)
+                    await cancelWhenGracefulShutdown { await pollWake.wait(upTo: wait) }
                 }
                 let inFlight = await slots.count
                 if inFlight > 0 {
@@ -142,6 +151,12 @@ public struct WorkerService: Service {
         logger.info("worker stopped")
     }
 
+    /// After the first polls, start-up's pages go back to the kernel (see `StartupPages`).
+    private func releaseStartupPages() {
+        let (before, after) = StartupPages.release()
+        logger.debug("released start-up pages", metadata: ["resident_file_kb_before": "\(before)", "resident_file_kb_after": "\(after)"])
+    }
+
     /// A pool name as one safe path component.
     static func fileName(_ name: String) -> String {
         String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
@@ -149,10 +164,11 @@ public struct WorkerService: Service {
 
     private var heartbeatInterval: Int { max(1, Int(configuration.heartbeatSeconds.rounded())) }
 
-    /// One poll: the runs due before now + prefetch, at most as many as there are free slots.
-    private func poll(slots: RunSlots) async -> [ScheduledFlowRun] {
+    /// One poll: the runs due before now + prefetch (+ lookahead), at most as many as there are free slots.
+    private func poll(slots: RunSlots, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
         guard let plan = PollPlan.make(
-            now: Date(), prefetchSeconds: configuration.prefetchSeconds, limit: configuration.limit, inFlight: await slots.count)
+            now: Date(), prefetchSeconds: configuration.prefetchSeconds + lookaheadSeconds, limit: configuration.limit,
+            inFlight: await slots.count)
         else {
             health.pollSucceeded()  // every slot is busy: not polling is the loop doing its job
             return []
@@ -236,7 +252,9 @@ public struct WorkerService: Service {
             let now = Date()
             let snapshot = health.snapshot
             let healthy = snapshot.isHealthy(
-                now: now, heartbeatSeconds: configuration.heartbeatSeconds, querySeconds: configuration.querySeconds)
+                now: now, heartbeatSeconds: configuration.heartbeatSeconds,
+                querySeconds: PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+                    .interval(streamSubscribed: health.isEventStreamSubscribed))
             let status = WorkerStatus.text(
                 phase: snapshot.isDraining ? .draining : .serving, pool: configuration.poolName, inFlight: await slots.count,
                 limit: configuration.limit, health: snapshot, healthy: healthy, now: now)

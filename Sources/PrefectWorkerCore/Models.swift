@@ -14,9 +14,12 @@ public struct FlowRun: Codable, Sendable, Equatable {
     public var infrastructurePid: String?
     public var workQueueName: String?
     public var workPoolName: String?
+    /// When a SCHEDULED run is due (the poll orders by it).
+    public var nextScheduledStartTime: String?
 
     enum CodingKeys: String, CodingKey {
         case id, name, state
+        case nextScheduledStartTime = "next_scheduled_start_time"
         case flowId = "flow_id"
         case deploymentId = "deployment_id"
         case stateType = "state_type"

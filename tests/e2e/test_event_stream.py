@@ -27,6 +27,23 @@ def test_a_new_run_starts_within_seconds_with_a_minute_between_polls(api, pool, 
     assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
 
 
+def test_a_run_scheduled_ahead_is_claimed_when_it_comes_due_not_at_the_next_poll(api, pool, start_worker, tmp_path):
+    """A poll looks as far ahead as the next poll and the worker wakes up when the earliest run it
+    saw comes within the prefetch window: with a minute between polls, a run due in 12 s starts on time."""
+    marker = tmp_path / "started"
+    deployment = api.create_deployment(pool, job_variables={"command": f"sh -c 'date +%s.%N > {marker}'"})
+    worker = start_worker(pool, "--prefetch-seconds", "2", env=SLOW_POLL)
+    wait_subscribed(worker)
+    time.sleep(1)
+
+    created = time.time()
+    run_id = api.create_run(deployment, scheduled_in=12)
+    wait_for(lambda: marker.exists() and marker.read_text().strip(), 40, "the child to start")
+    started = float(marker.read_text()) - created
+    assert 9 <= started <= 25, f"started {started:.1f} s after creation, due at 12 s (prefetch 2 s)"
+    assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
+
+
 def test_a_cancel_stops_the_process_within_seconds_with_a_minute_between_polls(api, pool, start_worker, tmp_path):
     pidfile = tmp_path / "pid"
     deployment = api.create_deployment(pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}; exec sleep 300'"})

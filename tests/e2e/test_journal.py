@@ -144,10 +144,11 @@ def test_binary_output_is_repaired_not_lost_in_the_journal_and_in_json(api, pool
     command = "sh -c 'head -c 300000 /dev/urandom; echo; echo after-binary'"
     deployment = api.create_deployment(pool, job_variables={"command": command})
     journal_run = api.create_run(deployment)
-    start_worker(pool, "--log-format", "journal")
+    journal_worker = start_worker(pool, "--log-format", "journal")
     assert api.wait_terminal(journal_run)["state_type"] == "COMPLETED"
     wait_for(lambda: "after-binary" in journal_messages(PREFECT_FLOW_RUN_ID=journal_run, PREFECT_STREAM="stdout"),
              30, "the line after the binary output in the journal")
+    assert journal_worker.stop() == 0  # the next run is for the JSON worker alone
 
     json_run = api.create_run(deployment)
     json_worker = start_worker(pool, "--log-format", "json")
