@@ -1,10 +1,15 @@
 /// The runs this worker holds, from claim until the child is gone; `limit` is never exceeded.
 actor RunSlots {
     let limit: Int?
-    private(set) var inFlight: Set<String> = []
+    private(set) var inFlight: Set<String> = [] {
+        didSet { if inFlight.count != oldValue.count { onChange?(inFlight.count) } }
+    }
+    /// Told the number in flight whenever it changes (the health endpoint shows it).
+    private let onChange: (@Sendable (Int) -> Void)?
 
-    init(limit: Int?) {
+    init(limit: Int?, onChange: (@Sendable (Int) -> Void)? = nil) {
         self.limit = limit
+        self.onChange = onChange
     }
 
     var count: Int { inFlight.count }

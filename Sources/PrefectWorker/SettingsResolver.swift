@@ -32,6 +32,7 @@ public struct CommandLineSettings: Sendable {
     public var drainSeconds: Double?
     public var stateDirectory: String?
     public var logFormat: String?
+    public var withHealthcheck = false
 
     public init(pool: String) {
         self.pool = pool
@@ -94,6 +95,10 @@ public enum SettingsResolver {
         configuration.outputBurstLines = try number(env, "PREFECT_WORKER_OUTPUT_BURST_LINES", default: 100_000, allowZero: false)
         configuration.outputToAPI = try bool(env, "PREFECT_WORKER_OUTPUT_TO_API") ?? false
         configuration.useEventStream = try bool(env, "PREFECT_WORKER_EVENT_STREAM") ?? true
+        if flags.withHealthcheck {
+            configuration.healthcheck = HealthcheckAddress(
+                host: nonEmpty(env["PREFECT_WORKER_WEBSERVER_HOST"]) ?? "127.0.0.1", port: try port(env, "PREFECT_WORKER_WEBSERVER_PORT"))
+        }
         configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS")
             ?? !credentials.fromCredentialsDirectory
         return configuration
@@ -124,6 +129,14 @@ public enum SettingsResolver {
                 problem: "is journal, but no journal listens at /run/systemd/journal/socket; start systemd-journald or use json")
         }
         return format
+    }
+
+    static func port(_ env: [String: String], _ name: String, default fallback: Int = 8080) throws -> Int {
+        guard let text = nonEmpty(env[name]) else { return fallback }
+        guard let port = Int(text.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
+            throw SettingsError(setting: name, problem: "must be a port number 0-65535 (got '\(text)')")
+        }
+        return port
     }
 
     static func bool(_ env: [String: String], _ name: String) throws -> Bool? {

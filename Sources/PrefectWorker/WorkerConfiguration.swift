@@ -39,6 +39,8 @@ public struct WorkerConfiguration: Sendable {
     /// Subscribe to the server's event stream to hear of new and cancelled runs at once (polling
     /// stays, as the fallback and for runs scheduled ahead).
     public var useEventStream = true
+    /// Where `--with-healthcheck` listens; nil = no health endpoint.
+    public var healthcheck: HealthcheckAddress?
     /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
     public var passCredentialsToRuns = true
 
@@ -74,5 +76,17 @@ public struct WorkerConfiguration: Sendable {
     /// The limits of one run's output on its way to the log sink.
     var outputBudget: OutputBudget {
         OutputBudget(linesPerSecond: outputLinesPerSecond, burstLines: outputBurstLines, maxQueuedBytes: outputQueueBytes)
+    }
+}
+
+/// `PREFECT_WORKER_WEBSERVER_HOST` and `_PORT`, as Prefect names them (default 127.0.0.1:8080: not
+/// every interface, unlike Prefect's 0.0.0.0).
+public struct HealthcheckAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
     }
 }

@@ -36,6 +36,8 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
+        let endpoint = try await startHealthEndpoint()
+        defer { if let endpoint { Task { await endpoint.stop() } } }
         notifier.status(WorkerStatus.text(
             phase: .connecting, pool: configuration.poolName, inFlight: 0, limit: configuration.limit, health: LoopHealth(),
             healthy: false, now: Date()))
@@ -77,7 +79,7 @@ public struct WorkerService: Service {
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
                        "work_queues": "\(configuration.workQueues.joined(separator: ","))"])
 
-        let slots = RunSlots(limit: configuration.limit)
+        let slots = RunSlots(limit: configuration.limit) { [health] count in health.inFlight(count) }
         let registry = RunRegistry()
         let controlChannel = EngineControlChannel(logger: logger)
         if !controlChannel.start() {
@@ -101,6 +103,11 @@ public struct WorkerService: Service {
                 loops.addTask { await eventStreamLoop(cache: cache, pollWake: pollWake, cancelWake: cancelWake) }
             }
             loops.addTask { await logs.runLogs.run(api: api, logger: logger) }
+            loops.addTask {
+                // By then the first polls and the event stream subscription are done.
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                if !Task.isCancelled { releaseStartupPages() }
+            }
             if notifier.isEnabled {
                 loops.addTask { await notifierLoop(slots: slots) }
             }
@@ -116,10 +123,7 @@ public struct WorkerService: Service {
                 }
                 // A stop that arrived before the first poll claims nothing.
                 let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
-                var polls = 0
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    polls += 1
-                    if polls == 3 { releaseStartupPages() }
                     let streamSubscribed = health.isEventStreamSubscribed
                     let (due, nextClaimAt) = cadence.split(
                         await poll(slots: slots, lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed)),
@@ -151,7 +155,21 @@ public struct WorkerService: Service {
         logger.info("worker stopped")
     }
 
-    /// After the first polls, start-up's pages go back to the kernel (see `StartupPages`).
+    /// `--with-healthcheck`: the endpoint answers from the loops' health as it is at each request.
+    private func startHealthEndpoint() async throws -> HealthEndpoint? {
+        guard let address = configuration.healthcheck else { return nil }
+        let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+        let endpoint = try await HealthEndpoint.start(host: address.host, port: address.port) { [health, configuration] in
+            HealthReport.Facts(
+                health: health.snapshot, now: Date(), heartbeatSeconds: configuration.heartbeatSeconds,
+                pollSeconds: cadence.interval(streamSubscribed: health.isEventStreamSubscribed), inFlight: health.inFlight,
+                limit: configuration.limit, startedAt: health.startedAt)
+        }
+        logger.info("health endpoint listening", metadata: ["address": "\(address.host):\(endpoint.port ?? address.port)"])
+        return endpoint
+    }
+
+    /// Once started, start-up's pages go back to the kernel (see `StartupPages`).
     private func releaseStartupPages() {
         let (before, after) = StartupPages.release()
         logger.debug("released start-up pages", metadata: ["resident_file_kb_before": "\(before)", "resident_file_kb_after": "\(after)"])

@@ -20,7 +20,8 @@ struct StartCommand: AsyncParsableCommand {
             PREFECT_WORKER_RUN_TIMEOUT_SECONDS (none), PREFECT_WORKER_DRAIN_SECONDS (300), \
             PREFECT_WORKER_LOG_FORMAT (auto), PREFECT_WORKER_OUTPUT_LINES_PER_SECOND (10000), \
             PREFECT_WORKER_OUTPUT_BURST_LINES (100000), PREFECT_WORKER_OUTPUT_TO_API (false), \
-            PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS, PREFECT_LOGGING_LEVEL (INFO). Exit codes: 0 stopped cleanly, 1 cannot go on, 2 bad settings, \
+            PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS, PREFECT_WORKER_EVENT_STREAM (true), \
+            PREFECT_WORKER_WEBSERVER_HOST (127.0.0.1), PREFECT_WORKER_WEBSERVER_PORT (8080), PREFECT_LOGGING_LEVEL (INFO). Exit codes: 0 stopped cleanly, 1 cannot go on, 2 bad settings, \
             3 stopped with runs in flight that had to be cut. A flag beats its variable.
             """)
 
@@ -66,6 +67,9 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "Where logs go: auto (journal under systemd, logfmt at a terminal, JSON lines otherwise), journal, json or logfmt (env PREFECT_WORKER_LOG_FORMAT).")
     var logFormat: String?
 
+    @Flag(help: "Serve /health, /health/live and /health/ready on PREFECT_WORKER_WEBSERVER_HOST:PREFECT_WORKER_WEBSERVER_PORT (default 127.0.0.1:8080).")
+    var withHealthcheck = false
+
     func run() async throws {
         guard workerType == "process" else {
             throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
@@ -84,6 +88,7 @@ struct StartCommand: AsyncParsableCommand {
         flags.drainSeconds = drainSeconds
         flags.stateDirectory = stateDir
         flags.logFormat = logFormat
+        flags.withHealthcheck = withHealthcheck
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 

@@ -1,0 +1,83 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PrefectWorkerCore
+
+/// The HTTP health endpoint of `--with-healthcheck` (`PREFECT_WORKER_WEBSERVER_HOST`/`_PORT`):
+/// `/health`, `/health/live` and `/health/ready`, answered from `HealthReport`.
+final class HealthEndpoint: Sendable {
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    var port: Int? { channel.localAddress?.port }
+
+    /// Listens on `host:port`; throws a `SettingsError` naming the settings when it cannot.
+    static func start(host: String, port: Int, facts: @escaping @Sendable () -> HealthReport.Facts) async throws -> HealthEndpoint {
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(HealthHandler(facts: facts))
+                    }
+                }
+                .bind(host: host, port: port)
+                .get()
+            return HealthEndpoint(channel: channel)
+        } catch {
+            throw SettingsError(
+                setting: "PREFECT_WORKER_WEBSERVER_HOST/PREFECT_WORKER_WEBSERVER_PORT",
+                problem: "cannot listen on \(host):\(port) for --with-healthcheck (\(error)); choose a free port or address")
+        }
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+}
+
+/// One HTTP/1.1 connection: every request is answered with the report for its path.
+private final class HealthHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let facts: @Sendable () -> HealthReport.Facts
+    private var head: HTTPRequestHead?
+
+    init(facts: @escaping @Sendable () -> HealthReport.Facts) {
+        self.facts = facts
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let answer = HealthReport.answer(method: head.method.rawValue, path: head.uri, facts: facts())
+            let body = ByteBuffer(string: answer.body.compactJSONText + "\n")
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+            headers.add(name: "Cache-Control", value: "no-store")
+            let keepAlive = head.isKeepAlive
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            let status = HTTPResponseStatus(statusCode: answer.status)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !keepAlive {
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                done.whenComplete { _ in loopBound.value.close(promise: nil) }
+            }
+        }
+    }
+}
