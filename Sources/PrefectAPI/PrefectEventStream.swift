@@ -93,7 +93,7 @@ public struct PrefectEventStream: Sendable {
                         }
                         // Wakes only when a ping is due or the silence limit could be reached.
                         let next = min(lastPing.addingTimeInterval(Self.pingInterval), silentUntil)
-                        try await Task.sleep(for: .seconds(max(0.05, next.timeIntervalSince(now) + 0.01)))
+                        try await sleepOnEventLoop(seconds: max(0.05, next.timeIntervalSince(now) + 0.01))
                     }
                 }
                 group.addTask {

@@ -52,9 +52,17 @@ extension FlowRunExecutor {
             deploymentName: deployment?.name, workerName: configuration.workerName)
         let environment = ChildEnvironment.build(
             workerEnvironment: ChildEnvironment.inheritable(
-                from: configuration.environment, passCredentials: configuration.passCredentialsToRuns),
+                from: configuration.environment, passCredentials: configuration.passCredentialsToRuns,
+                policy: configuration.environmentPolicy),
             settings: configuration.settingsEnvironment,
             run: identity, jobEnv: job.env)
+        let credentialed = configuration.api.apiKey != nil || configuration.api.authString != nil
+        if reporting == .engine, credentialed, !configuration.passCredentialsToRuns,
+            environment["PREFECT_API_KEY"] == nil, environment["PREFECT_API_AUTH_STRING"] == nil
+        {
+            logger.warning(
+                "the engine gets none of the worker's API credentials and may not reach the server; set PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS=true or put the credential in the deployment's env")
+        }
         return PreparedRun(
             run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout,
             outputToAPI: outputToAPI)

@@ -16,14 +16,17 @@ struct FlowRunExecutor: Sendable {
     let logs: LogSinks
     let logger: Logger
 
-    func execute(_ scheduled: ScheduledFlowRun) async {
+    /// `claimDecided` is told whether the claim was won, before the run is prepared.
+    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async {
         let run = scheduled.flowRun
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(run.id)"
         logger[metadataKey: "flow_run_name"] = "\(run.name)"
         if let deploymentId = run.deploymentId { logger[metadataKey: "deployment_id"] = "\(deploymentId)" }
 
-        guard await claim(run, logger: logger) else { return }
+        let won = await claim(run, logger: logger)
+        await claimDecided(won)
+        guard won else { return }
         logger.info("claimed flow run")
         ledger?.record(ledgerEntry(for: run, phase: .claimed))
         let (events, postEvent) = await registry.register(run.id)

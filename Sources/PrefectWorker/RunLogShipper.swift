@@ -63,7 +63,7 @@ public final class RunLogShipper: @unchecked Sendable {
         while !Task.isCancelled {
             if lock.withLock({ queue.isEmpty }) { await hasWork.wait(upTo: 3600) }
             let wait = min(60, Self.flushInterval * Double(1 << min(failures, 5)))
-            try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
+            try? await sleepOnEventLoop(seconds: wait)
             if Task.isCancelled { return }
             failures = await flush(api: api, logger: logger) ? 0 : failures + 1
         }

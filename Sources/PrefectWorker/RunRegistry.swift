@@ -26,10 +26,14 @@ actor RunRegistry {
     /// Set once the drain is over: nothing may start any more, and what runs is stopped.
     private(set) var isStopping = false
 
+    /// Fired when the first run registers: the cancellation watcher sleeps while there is none.
+    nonisolated let firstRegistered = WakeSignal()
+
     /// Registers a run and returns its event stream (buffered: nothing posted is lost).
     func register(_ flowRunId: String) -> (AsyncStream<RunEvent>, AsyncStream<RunEvent>.Continuation) {
         let (stream, continuation) = AsyncStream<RunEvent>.makeStream()
         entries[flowRunId] = Entry(continuation: continuation)
+        if entries.count == 1 { firstRegistered.fire() }
         return (stream, continuation)
     }
 

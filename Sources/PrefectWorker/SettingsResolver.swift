@@ -33,6 +33,8 @@ public struct CommandLineSettings: Sendable {
     public var stateDirectory: String?
     public var logFormat: String?
     public var withHealthcheck = false
+    public var maxRuns: Int?
+    public var exitAfterIdleSeconds: Double?
 
     public init(pool: String) {
         self.pool = pool
@@ -52,7 +54,7 @@ public enum SettingsResolver {
         let credentials = try Credentials.resolve(env)
         let api = PrefectAPIConfiguration(
             baseURL: apiURL, apiKey: credentials.apiKey, authString: credentials.authString,
-            customHeaders: try customHeaders(env["PREFECT_CLIENT_CUSTOM_HEADERS"]),
+            customHeaders: try customHeaders(Credentials.secret(env, "PREFECT_CLIENT_CUSTOM_HEADERS")),
             requestTimeoutSeconds: try seconds(env, "PREFECT_API_REQUEST_TIMEOUT", default: 60))
 
         guard !flags.pool.isEmpty else { throw SettingsError(setting: "--pool", problem: "is empty; name the work pool to serve") }
@@ -95,12 +97,24 @@ public enum SettingsResolver {
         configuration.outputBurstLines = try number(env, "PREFECT_WORKER_OUTPUT_BURST_LINES", default: 100_000, allowZero: false)
         configuration.outputToAPI = try bool(env, "PREFECT_WORKER_OUTPUT_TO_API") ?? false
         configuration.useEventStream = try bool(env, "PREFECT_WORKER_EVENT_STREAM") ?? true
+        if let maxRuns = flags.maxRuns {
+            guard maxRuns >= 1 else {
+                throw SettingsError(setting: "--max-runs", problem: "must be at least 1 (got \(maxRuns)); omit it for no bound")
+            }
+            configuration.maxRuns = maxRuns
+        }
+        configuration.exitAfterIdleSeconds = try flags.exitAfterIdleSeconds.map {
+            try positive($0, "--exit-after-idle", allowZero: false)
+        }
         if flags.withHealthcheck {
             configuration.healthcheck = HealthcheckAddress(
                 host: nonEmpty(env["PREFECT_WORKER_WEBSERVER_HOST"]) ?? "127.0.0.1", port: try port(env, "PREFECT_WORKER_WEBSERVER_PORT"))
         }
-        configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS")
-            ?? !credentials.fromCredentialsDirectory
+        // The worker's secrets are its own: flow runs get them only when asked for.
+        configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS") ?? false
+        configuration.environmentPolicy = ChildEnvironment.Policy(
+            allow: ChildEnvironment.Policy.patterns(env["PREFECT_WORKER_ENV_ALLOW"]),
+            deny: ChildEnvironment.Policy.patterns(env["PREFECT_WORKER_ENV_DENY"]))
         return configuration
     }
 

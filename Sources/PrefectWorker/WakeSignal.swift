@@ -1,4 +1,5 @@
 import Foundation
+import PrefectAPI
 
 /// Lets one loop sleep until its interval ends or someone has news for it, whichever is first.
 /// A wake-up that comes while the loop is busy is kept (many as one), so none is lost between waits.
@@ -29,10 +30,7 @@ final class WakeSignal: @unchecked Sendable {
             waits += 1
             return waits
         }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1_000_000_000))
-            self?.end(wait)
-        }
+        let timer = EventLoopTimer(seconds: min(seconds, 365 * 86_400)) { [weak self] in self?.end(wait) }
         defer { timer.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

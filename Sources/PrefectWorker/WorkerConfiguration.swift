@@ -39,10 +39,16 @@ public struct WorkerConfiguration: Sendable {
     /// Subscribe to the server's event stream to hear of new and cancelled runs at once (polling
     /// stays, as the fallback and for runs scheduled ahead).
     public var useEventStream = true
+    /// `--max-runs`: stop claiming after this many runs, and exit once they are done.
+    public var maxRuns: Int?
+    /// `--exit-after-idle`: exit after this many seconds with nothing in flight.
+    public var exitAfterIdleSeconds: Double?
     /// Where `--with-healthcheck` listens; nil = no health endpoint.
     public var healthcheck: HealthcheckAddress?
     /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
-    public var passCredentialsToRuns = true
+    public var passCredentialsToRuns = false
+    /// `PREFECT_WORKER_ENV_ALLOW` / `_DENY`: what of the worker's own environment runs inherit.
+    public var environmentPolicy = ChildEnvironment.Policy()
 
     public init(
         api: PrefectAPIConfiguration, poolName: String, workQueues: [String] = [], workerName: String,

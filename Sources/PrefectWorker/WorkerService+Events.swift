@@ -48,7 +48,7 @@ extension WorkerService {
                 } else {
                     logger.debug("event stream still unavailable", metadata: metadata)
                 }
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+                try? await sleepOnEventLoop(seconds: delay)
             }
         }
     }

@@ -79,7 +79,7 @@ public struct WorkerService: Service {
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
                        "work_queues": "\(configuration.workQueues.joined(separator: ","))"])
 
-        let slots = RunSlots(limit: configuration.limit) { [health] count in health.inFlight(count) }
+        let slots = RunSlots(limit: configuration.limit, maxRuns: configuration.maxRuns) { [health] count in health.inFlight(count) }
         let registry = RunRegistry()
         let controlChannel = EngineControlChannel(logger: logger)
         if !controlChannel.start() {
@@ -105,7 +105,7 @@ public struct WorkerService: Service {
             loops.addTask { await logs.runLogs.run(api: api, logger: logger) }
             loops.addTask {
                 // By then the first polls and the event stream subscription are done.
-                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                try? await sleepOnEventLoop(seconds: 5)
                 if !Task.isCancelled { releaseStartupPages() }
             }
             if notifier.isEnabled {
@@ -132,14 +132,23 @@ public struct WorkerService: Service {
                         let id = scheduled.flowRun.id
                         guard await slots.reserve(id) else { continue }
                         runs.addTask {
-                            await executor.execute(scheduled)
+                            await executor.execute(scheduled) { won in
+                                await slots.settle(won: won)
+                                if !won { pollWake.fire() }  // its place in a --max-runs quota is free again
+                            }
                             await slots.release(id)
                             // A free slot takes the next due run now, not at the next interval.
                             pollWake.fire()
                         }
                     }
                     if configuration.runOnce { break }
-                    let wait = cadence.wait(now: Date(), streamSubscribed: streamSubscribed, nextClaimAt: nextClaimAt)
+                    if let reason = await ephemeralExit(slots: slots) {
+                        logger.notice("\(reason): claiming nothing more; exiting once the runs in flight are done")
+                        break
+                    }
+                    let wait = min(
+                        cadence.wait(now: Date(), streamSubscribed: streamSubscribed, nextClaimAt: nextClaimAt),
+                        await idleExitDeadline(slots: slots).map { max(0, $0.timeIntervalSinceNow) } ?? .infinity)
                     await cancelWhenGracefulShutdown { await pollWake.wait(upTo: wait) }
                 }
                 let inFlight = await slots.count
@@ -147,12 +156,34 @@ public struct WorkerService: Service {
                     logger.notice(
                         "stopped claiming; waiting for \(inFlight) flow run(s) in flight to finish",
                         metadata: ["drain_seconds": "\(configuration.drainSeconds)"])
-                    loops.addTask { await enforceDrainDeadline(registry: registry) }
+                    loops.addTask {
+                        // A stop signal bounds the wait by the drain deadline; --run-once and the
+                        // ephemeral modes wait for their runs however long they take.
+                        try? await gracefulShutdown()
+                        if !Task.isCancelled { await enforceDrainDeadline(registry: registry) }
+                    }
                 }
             }
             loops.cancelAll()
         }
         logger.info("worker stopped")
+    }
+
+    /// Why an ephemeral worker stops claiming now (`--max-runs` taken, `--exit-after-idle` reached), if it does.
+    private func ephemeralExit(slots: RunSlots) async -> String? {
+        if await slots.quota.isSpent, let maxRuns = configuration.maxRuns {
+            return "took the \(maxRuns) flow run(s) of --max-runs"
+        }
+        if let idleExitAt = await idleExitDeadline(slots: slots), idleExitAt <= Date(), let idle = configuration.exitAfterIdleSeconds {
+            return "idle for \(idle) s (--exit-after-idle)"
+        }
+        return nil
+    }
+
+    /// When `--exit-after-idle` ends the worker if nothing comes; nil while runs are in flight.
+    private func idleExitDeadline(slots: RunSlots) async -> Date? {
+        guard let idle = configuration.exitAfterIdleSeconds, let since = await slots.idleSince else { return nil }
+        return since.addingTimeInterval(idle)
     }
 
     /// `--with-healthcheck`: the endpoint answers from the loops' health as it is at each request.
@@ -185,8 +216,8 @@ public struct WorkerService: Service {
     /// One poll: the runs due before now + prefetch (+ lookahead), at most as many as there are free slots.
     private func poll(slots: RunSlots, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
         guard let plan = PollPlan.make(
-            now: Date(), prefetchSeconds: configuration.prefetchSeconds + lookaheadSeconds, limit: configuration.limit,
-            inFlight: await slots.count)
+            now: Date(), prefetchSeconds: configuration.prefetchSeconds + lookaheadSeconds, limit: await slots.capacity,
+            inFlight: 0)
         else {
             health.pollSucceeded()  // every slot is busy: not polling is the loop doing its job
             return []
@@ -219,12 +250,18 @@ public struct WorkerService: Service {
                 : "drain deadline of \(configuration.drainSeconds) s passed: stopping \(stopped) flow run(s) in flight")
     }
 
-    /// Every query interval, or at once when the event stream tells of a cancel, one request asks
-    /// which of the runs in flight are CANCELLING, and wakes their executors (protocol doc 2.6: the
-    /// pool-independent, id-restricted filter).
+    /// At once when the event stream tells of a cancel, and every poll interval (see `PollCadence`)
+    /// in any case, one request asks which of the runs in flight are CANCELLING, and wakes their
+    /// executors (protocol doc 2.6: the pool-independent, id-restricted filter). With nothing in
+    /// flight it sleeps.
     private func cancellationLoop(registry: RunRegistry, wake: WakeSignal) async {
+        let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
         while !Task.isCancelled {
-            await wake.wait(upTo: configuration.querySeconds)
+            if await registry.ids.isEmpty {
+                await registry.firstRegistered.wait(upTo: 3600)
+                continue
+            }
+            await wake.wait(upTo: cadence.interval(streamSubscribed: health.isEventStreamSubscribed))
             let ids = await registry.ids
             if Task.isCancelled { return }
             guard !ids.isEmpty else { continue }
@@ -243,7 +280,7 @@ public struct WorkerService: Service {
     /// Heartbeat, then refresh the pool (its template, and re-create or repair it if needed).
     private func heartbeatLoop(registrar: WorkPoolRegistrar, cache: WorkPoolCache) async {
         while !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(configuration.heartbeatSeconds * 1_000_000_000))
+            try? await sleepOnEventLoop(seconds: configuration.heartbeatSeconds)
             if Task.isCancelled { return }
             do {
                 try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
@@ -288,7 +325,7 @@ public struct WorkerService: Service {
                 notifier.watchdog()
                 lastPing = now
             }
-            try? await Task.sleep(nanoseconds: UInt64(tick * 1_000_000_000))
+            try? await sleepOnEventLoop(seconds: tick)
         }
     }
 }

@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The environment of a flow run's child (protocol doc 5.2), lowest precedence first:
 /// the worker's own environment, the worker's Prefect settings (API URL and auth), the run's
 /// attribution variables, the job `env` (a nil value unsets the variable), and last the
@@ -32,16 +37,46 @@ public enum ChildEnvironment {
         "LISTEN_FDNAMES", "MAINPID", "MANAGERPID",
     ]
 
-    /// The worker's API credentials and where systemd keeps them.
+    /// The worker's API credentials, the files they may come from, and where systemd keeps them.
     public static let credentialVariables: Set<String> = [
-        "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "CREDENTIALS_DIRECTORY",
+        "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "CREDENTIALS_DIRECTORY", "PREFECT_API_KEY_FILE",
+        "PREFECT_API_AUTH_STRING_FILE", "PREFECT_CLIENT_CUSTOM_HEADERS", "PREFECT_CLIENT_CUSTOM_HEADERS_FILE",
     ]
 
-    /// What of the worker's own environment a child inherits: all of it but the service manager's
-    /// variables, and but the credentials unless they are to be passed.
-    public static func inheritable(from workerEnvironment: [String: String], passCredentials: Bool) -> [String: String] {
+    /// Which of the worker's own variables flow runs may inherit (`PREFECT_WORKER_ENV_ALLOW` and
+    /// `_DENY`): shell-style patterns (`*`, `?`, `[...]`). An empty allow list allows everything;
+    /// deny wins over allow.
+    public struct Policy: Sendable, Equatable {
+        public var allow: [String]
+        public var deny: [String]
+
+        public init(allow: [String] = [], deny: [String] = []) {
+            self.allow = allow
+            self.deny = deny
+        }
+
+        public func permits(_ name: String) -> Bool {
+            (allow.isEmpty || allow.contains { matches($0, name) }) && !deny.contains { matches($0, name) }
+        }
+
+        private func matches(_ pattern: String, _ name: String) -> Bool {
+            fnmatch(pattern, name, 0) == 0
+        }
+
+        /// A comma-separated list as the setting holds it.
+        public static func patterns(_ text: String?) -> [String] {
+            (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+    }
+
+    /// What of the worker's own environment a child inherits: what the policy permits, never the
+    /// service manager's variables, and the credentials only when they are to be passed.
+    public static func inheritable(
+        from workerEnvironment: [String: String], passCredentials: Bool, policy: Policy = Policy()
+    ) -> [String: String] {
         workerEnvironment.filter {
             !serviceManagerVariables.contains($0.key) && (passCredentials || !credentialVariables.contains($0.key))
+                && policy.permits($0.key)
         }
     }
 

@@ -22,6 +22,8 @@ public final class ChildReaper: @unchecked Sendable {
     private var exits: [pid_t: ProcessExit] = [:]
     private var orphansReaped = 0
     private var started = false
+    /// Counts spawns, so the reaper can tell whether one happened while it found no child.
+    private var spawns = 0
 
     /// Runs `spawn` (which starts a process and returns its pid) under the reaper's lock, so the
     /// child is registered before its exit can be collected.
@@ -31,6 +33,7 @@ public final class ChildReaper: @unchecked Sendable {
         startIfNeeded()
         let pid = try spawn()
         supervised.insert(pid)
+        spawns += 1
         condition.broadcast()
         return pid
     }
@@ -76,15 +79,25 @@ public final class ChildReaper: @unchecked Sendable {
     }
 
     private func reapForever() {
+        let isInit = getpid() == 1
         while true {
+            condition.lock()
+            let spawnsBefore = spawns
+            condition.unlock()
             var status: Int32 = 0
             let pid = waitpid(-1, &status, 0)
             if pid > 0 {
                 deliver(pid: pid, exit: Self.decode(status))
             } else if errno == ECHILD {
+                // No children, so no descendants whose orphans could become ours: sleep until a
+                // spawn. As PID 1 of a container, processes entered from outside (`docker exec`)
+                // are re-parented to us too, without a spawn: look again every second.
                 condition.lock()
-                // No children: sleep until a spawn, or briefly, since orphans may be re-parented to us.
-                _ = condition.wait(until: Date().addingTimeInterval(1))
+                if isInit {
+                    if spawns == spawnsBefore { _ = condition.wait(until: Date().addingTimeInterval(1)) }
+                } else {
+                    while spawns == spawnsBefore { condition.wait() }
+                }
                 condition.unlock()
             }
         }

@@ -13,7 +13,8 @@ struct StartCommand: AsyncParsableCommand {
         abstract: "Start a worker that serves a process work pool.",
         discussion: """
             Environment variables, as Prefect's: PREFECT_API_URL (required), PREFECT_API_KEY (Bearer), \
-            PREFECT_API_AUTH_STRING (Basic), PREFECT_CLIENT_CUSTOM_HEADERS (JSON object), \
+            PREFECT_API_AUTH_STRING (Basic), PREFECT_CLIENT_CUSTOM_HEADERS (JSON object), each also from \
+            the file named by the same name + _FILE, PREFECT_WORKER_ENV_ALLOW / PREFECT_WORKER_ENV_DENY (patterns), \
             PREFECT_API_REQUEST_TIMEOUT (60), PREFECT_WORKER_HEARTBEAT_SECONDS (30), \
             PREFECT_WORKER_QUERY_SECONDS (10), PREFECT_WORKER_PREFETCH_SECONDS (10), \
             PREFECT_WORKER_PYTHON (python3), PREFECT_WORKER_CANCEL_GRACE_SECONDS (30), \
@@ -67,6 +68,12 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "Where logs go: auto (journal under systemd, logfmt at a terminal, JSON lines otherwise), journal, json or logfmt (env PREFECT_WORKER_LOG_FORMAT).")
     var logFormat: String?
 
+    @Option(help: "Take at most this many flow runs, then exit 0 once they are done (ephemeral hosts).")
+    var maxRuns: Int?
+
+    @Option(name: .customLong("exit-after-idle"), help: "Exit 0 after this many seconds with no flow run in flight (ephemeral hosts).")
+    var exitAfterIdle: Double?
+
     @Flag(help: "Serve /health, /health/live and /health/ready on PREFECT_WORKER_WEBSERVER_HOST:PREFECT_WORKER_WEBSERVER_PORT (default 127.0.0.1:8080).")
     var withHealthcheck = false
 
@@ -89,6 +96,8 @@ struct StartCommand: AsyncParsableCommand {
         flags.stateDirectory = stateDir
         flags.logFormat = logFormat
         flags.withHealthcheck = withHealthcheck
+        flags.maxRuns = maxRuns
+        flags.exitAfterIdleSeconds = exitAfterIdle
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
         let level = try logLevel(environment["PREFECT_LOGGING_LEVEL"])
 

@@ -64,4 +64,25 @@ import Testing
         #expect(ChildEnvironment.inheritable(from: worker, passCredentials: false) == ["HOME": "/root"])
         #expect(ChildEnvironment.inheritable(from: worker, passCredentials: true) == worker)
     }
+
+    @Test func theCredentialFilesAndHeadersStayOutUnlessPassed() {
+        let worker = [
+            "PREFECT_API_KEY_FILE": "/etc/prefect-worker/key", "PREFECT_API_AUTH_STRING_FILE": "/etc/a",
+            "PREFECT_CLIENT_CUSTOM_HEADERS": "{\"X-Token\": \"t\"}", "PREFECT_CLIENT_CUSTOM_HEADERS_FILE": "/etc/h", "LANG": "C",
+        ]
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: false) == ["LANG": "C"])
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: true) == worker)
+    }
+
+    @Test func theAllowAndDenyListsDecideWhatElseIsInherited() {
+        let worker = ["PATH": "/usr/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu", "LC_ALL": "C"]
+        let denyAWS = ChildEnvironment.Policy(deny: ["AWS_*"])
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: true, policy: denyAWS)
+            == ["PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C"])
+        let allowSome = ChildEnvironment.Policy(allow: ["PATH", "LC_*", "AWS_*"], deny: ["*SECRET*"])
+        #expect(ChildEnvironment.inheritable(from: worker, passCredentials: true, policy: allowSome)
+            == ["PATH": "/usr/bin", "LC_ALL": "C", "AWS_REGION": "eu"])
+        #expect(ChildEnvironment.Policy.patterns(" PATH, LC_* ,,") == ["PATH", "LC_*"])
+        #expect(ChildEnvironment.Policy.patterns(nil) == [])
+    }
 }

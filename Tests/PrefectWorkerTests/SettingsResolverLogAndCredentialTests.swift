@@ -80,7 +80,7 @@ import Testing
         #expect(passing.settingsEnvironment["PREFECT_API_KEY"] == "pnu_from_credential")
     }
 
-    @Test func theEnvironmentWinsOverACredentialAndIsPassedAsPrefectDoes() throws {
+    @Test func theEnvironmentWinsOverACredentialAndNeitherIsPassedUnlessAskedFor() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "from-file".write(toFile: "\(directory)/prefect-api-key", atomically: true, encoding: .utf8)
@@ -89,8 +89,37 @@ import Testing
         env["PREFECT_API_KEY"] = "from-env"
         let configuration = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
         #expect(configuration.api.apiKey == "from-env")
-        #expect(configuration.passCredentialsToRuns)
-        #expect(configuration.settingsEnvironment["PREFECT_API_KEY"] == "from-env")
+        #expect(!configuration.passCredentialsToRuns)
+        #expect(configuration.settingsEnvironment["PREFECT_API_KEY"] == nil)
+        env["PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS"] = "true"
+        let passing = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
+        #expect(passing.settingsEnvironment["PREFECT_API_KEY"] == "from-env")
+    }
+
+    @Test func secretsComeFromTheFilesTheFileVariablesName() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "pnu_from_file\n".write(toFile: "\(directory)/key", atomically: true, encoding: .utf8)
+        try "admin:pw".write(toFile: "\(directory)/auth", atomically: true, encoding: .utf8)
+        try #"{"X-Token": "t0k"}"#.write(toFile: "\(directory)/headers", atomically: true, encoding: .utf8)
+        var env = base
+        env["PREFECT_API_KEY_FILE"] = "\(directory)/key"
+        env["PREFECT_API_AUTH_STRING_FILE"] = "\(directory)/auth"
+        env["PREFECT_CLIENT_CUSTOM_HEADERS_FILE"] = "\(directory)/headers"
+        let configuration = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
+        #expect(configuration.api.apiKey == "pnu_from_file")
+        #expect(configuration.api.authString == "admin:pw")
+        #expect(configuration.api.customHeaders == ["X-Token": "t0k"])
+
+        env["PREFECT_API_KEY"] = "also-set"
+        #expect { try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env) } throws: {
+            (($0 as? SettingsError)?.setting == "PREFECT_API_KEY_FILE") && "\($0)".contains("keep one of them")
+        }
+        env["PREFECT_API_KEY"] = nil
+        env["PREFECT_API_KEY_FILE"] = "\(directory)/missing"
+        #expect { try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env) } throws: {
+            ($0 as? SettingsError)?.setting == "PREFECT_API_KEY_FILE"
+        }
     }
 
     func temporaryDirectory() throws -> String {

@@ -104,9 +104,10 @@ def test_basic_auth_server_accepts_the_auth_string_and_rejects_a_wrong_one(tmp_p
         run_id = api.create_run(deployment)
 
         good = start_worker(pool, api_url=server.url, env={
-            "PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_CLIENT_CUSTOM_HEADERS": '{"X-Team": "e2e"}'})
+            "PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_CLIENT_CUSTOM_HEADERS": '{"X-Team": "e2e"}',
+            "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS": "true"})
         assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
-        assert out.read_text().strip() == "admin:s3cret", "the engine needs the auth string to talk to the server"
+        assert out.read_text().strip() == "admin:s3cret", "an engine needs the auth string to talk to the server: passed when asked"
 
         bad = start_worker(pool, api_url=server.url, env={"PREFECT_API_AUTH_STRING": "admin:wrong"})
         assert bad.process.wait(timeout=30) == 1
