@@ -45,16 +45,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
-def on_cpu_seconds(pid: int) -> float:
-    """Time on CPU of every thread of the process now, from the scheduler (nanoseconds, not clock
-    ticks: an idle worker uses less than one 10 ms tick in a minute)."""
-    total = 0
+def thread_cpu_ns(pid: int) -> dict[int, int]:
+    """Nanoseconds on CPU of each thread of the process now, from the scheduler."""
+    times = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
+            times[int(task.name)] = int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
             pass  # a thread that ended meanwhile
-    return total / 1e9
+    return times
+
+
+def idle_cpu_seconds(pid: int, seconds: float, every: float = 0.2) -> float:
+    """CPU time the process uses over `seconds`, in nanoseconds rather than 10 ms clock ticks (an
+    idle worker uses about one tick a minute). Threads come and go (libdispatch retires idle
+    workers), so every thread is sampled often and counted from its first to its last sample."""
+    first = thread_cpu_ns(pid)
+    last = dict(first)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(every)
+        for tid, ns in thread_cpu_ns(pid).items():
+            first.setdefault(tid, 0)  # born in the window: all of its time counts
+            last[tid] = ns
+    return sum(last[tid] - first[tid] for tid in last) / 1e9
 
 
 def memory_kb(pid: int) -> dict[str, int]:
@@ -178,9 +192,7 @@ class Bench:
         try:
             online = worker.wait_online(self.api, pool)
             time.sleep(5)  # let start-up work settle before the idle window
-            cpu_before = on_cpu_seconds(worker.pid)
-            time.sleep(idle)
-            cpu_idle = on_cpu_seconds(worker.pid) - cpu_before
+            cpu_idle = idle_cpu_seconds(worker.pid, idle)
             memory = memory_kb(worker.pid)
             return {"start_to_online_s": online, "idle_rss_mb": memory["rss"] / 1024, "idle_pss_mb": memory["pss"] / 1024,
                     "idle_anon_mb": memory["anon"] / 1024,

@@ -129,6 +129,11 @@ extension HTTPPrefectAPI {
         _ = try await send(.POST, "/logs/", json: try Self.encode(body), policy: RetryPolicy(maxRetries: 1))
     }
 
+    public func emitEvents(_ events: [JSONValue]) async throws {
+        // Events are for the feed only: two retries, then they are given up.
+        _ = try await send(.POST, "/events", json: try Self.encode(.array(events)), policy: RetryPolicy(maxRetries: 2))
+    }
+
     // MARK: - Helpers
 
     static func encode(_ value: JSONValue) throws -> Data {

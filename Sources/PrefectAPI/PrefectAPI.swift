@@ -37,4 +37,6 @@ public protocol PrefectAPI: Sendable {
     func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
     /// `POST /logs/`: lines shown in the UI under their flow runs.
     func sendLogs(_ logs: [FlowRunLog]) async throws
+    /// `POST /events`: events for the UI's event feed (204).
+    func emitEvents(_ events: [JSONValue]) async throws
 }

@@ -71,8 +71,20 @@ public struct PrefectEventStream: Sendable {
         guard let endpoint = Self.endpoint(baseURL: configuration.baseURL) else {
             throw EventStreamError.badURL(configuration.baseURL)
         }
-        let upgrade = try await connect(endpoint)
-        guard case .websocket(let channel) = try await upgrade.get() else {
+        let connection = NIOLockedValueBox<(any Channel)?>(nil)
+        let upgrade = try await connect(endpoint) { channel in connection.withLockedValue { $0 = channel } }
+        // A server that accepts the connection but never answers the upgrade is given up too.
+        let upgraded: Upgrade = try await withThrowingTaskGroup(of: Upgrade.self) { race in
+            race.addTask { try await upgrade.get() }
+            race.addTask {
+                try await sleepOnEventLoop(seconds: Self.handshakeLimit)
+                connection.withLockedValue { $0 }?.close(promise: nil)
+                throw EventStreamError.silent(seconds: Int(Self.handshakeLimit))
+            }
+            defer { race.cancelAll() }
+            return try await race.next()!
+        }
+        guard case .websocket(let channel) = upgraded else {
             throw EventStreamError.notUpgraded(endpoint.path)
         }
         let lastInbound = NIOLockedValueBox(Date())
@@ -143,7 +155,9 @@ public struct PrefectEventStream: Sendable {
         return reason.isEmpty ? "close code \(code)" : "close code \(code), \(reason)"
     }
 
-    private func connect(_ endpoint: Endpoint) async throws -> EventLoopFuture<Upgrade> {
+    private func connect(
+        _ endpoint: Endpoint, connected: @escaping @Sendable (any Channel) -> Void
+    ) async throws -> EventLoopFuture<Upgrade> {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)")
         headers.add(name: "Sec-WebSocket-Protocol", value: "prefect")
@@ -156,7 +170,8 @@ public struct PrefectEventStream: Sendable {
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: endpoint.host, port: endpoint.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connected(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))

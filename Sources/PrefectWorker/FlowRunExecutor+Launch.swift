@@ -58,7 +58,10 @@ extension FlowRunExecutor {
             logger.warning("could not record infrastructure_pid: \(error)")
         }
 
+        let submitted = self.events.submitted(prepared.eventRun)
         let outcome = await supervise(child, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
+        let statusCode: Int32? = if case .exited(let exit) = outcome { exit.statusCode } else { nil }
+        self.events.executed(prepared.eventRun, pid: child.pid, statusCode: statusCode, follows: submitted)
         if let output { await finishOutput(output, logger: logger) }
         await reportOutcome(outcome, of: run, reporting: prepared.reporting, logger: logger)
     }

@@ -14,6 +14,8 @@ struct PreparedRun: Sendable {
     let timeoutSeconds: Double?
     /// Whether the output lines also go to the Prefect API (`output_to_api`).
     let outputToAPI: Bool
+    /// The run as the worker's events name it.
+    let eventRun: WorkerEvents.Run
 }
 
 extension FlowRunExecutor {
@@ -63,9 +65,12 @@ extension FlowRunExecutor {
             logger.warning(
                 "the engine gets none of the worker's API credentials and may not reach the server; set PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS=true or put the credential in the deployment's env")
         }
+        let eventRun = WorkerEvents.Run(
+            flowRunId: run.id, flowRunName: run.name, flowId: run.flowId, flowName: flow?.name, deploymentId: run.deploymentId,
+            deploymentName: deployment?.name, tags: run.tags ?? [])
         return PreparedRun(
             run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout,
-            outputToAPI: outputToAPI)
+            outputToAPI: outputToAPI, eventRun: eventRun)
     }
 }
 

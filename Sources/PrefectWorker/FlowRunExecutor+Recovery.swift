@@ -65,7 +65,7 @@ extension FlowRunExecutor {
         let process = AdoptedProcess(pid: entry.pid ?? 0, startTime: entry.pidStartTime)
         let prepared = PreparedRun(
             run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], timeoutSeconds: nil,
-            outputToAPI: false)
+            outputToAPI: false, eventRun: WorkerEvents.Run(flowRunId: run.id, flowRunName: run.name, flowId: run.flowId))
         let (events, postEvent) = await registry.register(run.id)
         let outcome = await supervise(process, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
         await reportOutcome(outcome, of: run, reporting: reporting, logger: logger)

@@ -14,6 +14,7 @@ struct FlowRunExecutor: Sendable {
     let controlChannel: EngineControlChannel
     let ledger: RunLedger?
     let logs: LogSinks
+    let events: EventEmitter
     let logger: Logger
 
     /// `claimDecided` is told whether the claim was won, before the run is prepared.

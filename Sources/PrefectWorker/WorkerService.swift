@@ -73,6 +73,9 @@ public struct WorkerService: Service {
             try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
         }
         health.heartbeatSucceeded()
+        let events = EventEmitter(api: api, logger: logger)
+        events.workerStarted(WorkerEvents(
+            workerName: configuration.workerName, poolId: pool.id, poolName: configuration.poolName, version: PrefectWorkerVersion.current))
         notifier.ready(status: "Registered with pool '\(configuration.poolName)'; starting to poll")
         logger.info(
             "worker online",
@@ -93,7 +96,7 @@ public struct WorkerService: Service {
         }
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            ledger: ledger, logs: logs, logger: logger)
+            ledger: ledger, logs: logs, events: events, logger: logger)
         let pollWake = WakeSignal()
         let cancelWake = WakeSignal()
         await withTaskGroup(of: Void.self) { loops in
@@ -166,6 +169,7 @@ public struct WorkerService: Service {
             }
             loops.cancelAll()
         }
+        await events.workerStopped()
         logger.info("worker stopped")
     }
 

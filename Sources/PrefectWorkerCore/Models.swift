@@ -16,9 +16,10 @@ public struct FlowRun: Codable, Sendable, Equatable {
     public var workPoolName: String?
     /// When a SCHEDULED run is due (the poll orders by it).
     public var nextScheduledStartTime: String?
+    public var tags: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, state
+        case id, name, state, tags
         case nextScheduledStartTime = "next_scheduled_start_time"
         case flowId = "flow_id"
         case deploymentId = "deployment_id"

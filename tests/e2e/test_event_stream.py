@@ -105,3 +105,32 @@ def test_without_the_stream_polling_alone_runs_the_flow(api, pool, start_worker,
     worker = start_worker(pool, env={"PREFECT_WORKER_EVENT_STREAM": "false"})
     assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
     assert "subscribed to the event stream" not in worker.output()
+
+
+def test_the_workers_events_reach_the_event_feed(api, pool, start_worker, tmp_path):
+    """prefect.worker.started, submitted-flow-run, executed-flow-run (with the pid and exit code,
+    following the submission) and, after the stop, prefect.worker.stopped (following started)."""
+    pidfile = tmp_path / "pid"
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": f"sh -c 'echo $$ > {pidfile}'"}))
+    worker = start_worker(pool, "--name", f"Events Worker {run_id[:8]}")
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    assert worker.stop() == 0
+    resource = f"prefect.worker.process.events-worker-{run_id[:8]}"
+
+    def events():
+        body = {"filter": {"resource": {"id": [resource]}, "order": "ASC"}, "limit": 50}
+        found = api._call("POST", "/events/filter", json=body)["events"]
+        return found if {e["event"] for e in found} >= {"prefect.worker.started", "prefect.worker.submitted-flow-run",
+                                                         "prefect.worker.executed-flow-run", "prefect.worker.stopped"} else None
+
+    by_name = {e["event"]: e for e in wait_for(events, 30, "the worker's four events in the feed", interval=1)}
+    executed = by_name["prefect.worker.executed-flow-run"]
+    flow_run = next(r for r in executed["related"] if r["prefect.resource.role"] == "flow-run")
+    assert flow_run["prefect.resource.id"] == f"prefect.flow-run.{run_id}"
+    assert flow_run["prefect.infrastructure.identifier"] == pidfile.read_text().strip()
+    assert flow_run["prefect.infrastructure.status-code"] == "0"
+    assert executed["follows"] == by_name["prefect.worker.submitted-flow-run"]["id"]
+    assert by_name["prefect.worker.stopped"]["follows"] == by_name["prefect.worker.started"]["id"]
+    pool_id = api.read_pool(pool)["id"]
+    assert {"prefect.resource.id": f"prefect.work-pool.{pool_id}", "prefect.resource.role": "work-pool",
+            "prefect.resource.name": pool} in by_name["prefect.worker.started"]["related"]
