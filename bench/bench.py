@@ -351,7 +351,9 @@ def summary(values: list[float]) -> dict:
 def render(results: dict) -> str:
     lines = [f"# prefect-worker benchmark, {results['date']}", "",
              f"Machine: {results['machine']}. Prefect {results['prefect_version']} server (SQLite) on 127.0.0.1, "
-             f"both workers with poll 2 s, prefetch 10 s, heartbeat 30 s; {results['repetitions']} repetition(s); "
+             f"both workers with poll 2 s, prefetch 10 s, heartbeat 30 s (prefect-worker with its event stream on, its "
+             "default: then it polls every 30 s and is woken by the server's events; the `_polling_only` rows turn the "
+             f"stream off); {results['repetitions']} repetition(s); "
              "figures are min / median / max; ratio = median of prefect-worker / median of Prefect's Python worker.", "",
              *([f"Measured: " + ", ".join(f"{k} {v}" for k, v in results["scenario_dates"].items()) + ".", ""]
                if len(set(results.get("scenario_dates", {}).values())) > 1 else []),
