@@ -79,6 +79,11 @@ public struct WorkerConfiguration: Sendable {
         return settings
     }
 
+    /// When the worker polls (see `PollCadence`).
+    var pollCadence: PollCadence {
+        PollCadence(querySeconds: querySeconds, prefetchSeconds: prefetchSeconds)
+    }
+
     /// The limits of one run's output on its way to the log sink.
     var outputBudget: OutputBudget {
         OutputBudget(linesPerSecond: outputLinesPerSecond, burstLines: outputBurstLines, maxQueuedBytes: outputQueueBytes)

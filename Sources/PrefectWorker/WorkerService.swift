@@ -125,7 +125,7 @@ public struct WorkerService: Service {
                     }
                 }
                 // A stop that arrived before the first poll claims nothing.
-                let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+                let cadence = configuration.pollCadence
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     let streamSubscribed = health.isEventStreamSubscribed
                     let (due, nextClaimAt) = cadence.split(
@@ -193,7 +193,7 @@ public struct WorkerService: Service {
     /// `--with-healthcheck`: the endpoint answers from the loops' health as it is at each request.
     private func startHealthEndpoint() async throws -> HealthEndpoint? {
         guard let address = configuration.healthcheck else { return nil }
-        let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+        let cadence = configuration.pollCadence
         let endpoint = try await HealthEndpoint.start(host: address.host, port: address.port) { [health, configuration] in
             HealthReport.Facts(
                 health: health.snapshot, now: Date(), heartbeatSeconds: configuration.heartbeatSeconds,
@@ -259,7 +259,7 @@ public struct WorkerService: Service {
     /// executors (protocol doc 2.6: the pool-independent, id-restricted filter). With nothing in
     /// flight it sleeps.
     private func cancellationLoop(registry: RunRegistry, wake: WakeSignal) async {
-        let cadence = PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+        let cadence = configuration.pollCadence
         while !Task.isCancelled {
             if await registry.ids.isEmpty {
                 await registry.firstRegistered.wait(upTo: 3600)
@@ -312,7 +312,7 @@ public struct WorkerService: Service {
             let snapshot = health.snapshot
             let healthy = snapshot.isHealthy(
                 now: now, heartbeatSeconds: configuration.heartbeatSeconds,
-                querySeconds: PollCadence(querySeconds: configuration.querySeconds, prefetchSeconds: configuration.prefetchSeconds)
+                querySeconds: configuration.pollCadence
                     .interval(streamSubscribed: health.isEventStreamSubscribed))
             let status = WorkerStatus.text(
                 phase: snapshot.isDraining ? .draining : .serving, pool: configuration.poolName, inFlight: await slots.count,
