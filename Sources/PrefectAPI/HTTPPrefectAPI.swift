@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -12,11 +13,17 @@ public final class HTTPPrefectAPI: PrefectAPI {
     let client: HTTPClient
     let logger: Logger
     let retry: RetryPolicy
+    let metrics: APIRequestMetrics
 
-    public init(configuration: PrefectAPIConfiguration, retry: RetryPolicy = RetryPolicy(), logger: Logger) {
+    /// `metrics` receives a count, an error count and a duration per request attempt.
+    public init(
+        configuration: PrefectAPIConfiguration, retry: RetryPolicy = RetryPolicy(), logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.configuration = configuration
         self.retry = retry
         self.logger = logger
+        self.metrics = APIRequestMetrics(factory: metrics)
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(
             connect: .seconds(10), read: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
@@ -47,6 +54,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
             let failure: RetryPolicy.Failure
             let failed: PrefectAPIError
             var retryAfter: Double?
+            let started = ContinuousClock.now
             do {
                 var request = HTTPClientRequest(url: configuration.baseURL + path)
                 request.method = method
@@ -56,9 +64,10 @@ public final class HTTPPrefectAPI: PrefectAPI {
                     request, timeout: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
                 let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) || accepting.contains(status) {
-                    return Answer(status: status, body: bytes)
-                }
+                let answered = (200..<300).contains(status) || accepting.contains(status)
+                metrics.record(
+                    method: method.rawValue, path: path, status: status, failed: !answered, duration: ContinuousClock.now - started)
+                if answered { return Answer(status: status, body: bytes) }
                 failure = .status(status)
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
                 failed = .http(status: status, route: route, detail: ErrorDetail.extract(from: bytes))
@@ -66,6 +75,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 throw cancelled
             } catch {
                 if Task.isCancelled { throw CancellationError() }
+                metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 failure = .connection
                 failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
             }

@@ -8,7 +8,7 @@ extension FlowRunExecutor {
     /// Starts the child, records its pid, supervises it (exit, cancel, timeout) and reports the
     /// final state when the child did not (or, for plain commands, always).
     func launch(
-        _ prepared: PreparedRun, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation,
+        _ prepared: PreparedRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation,
         logger: Logger
     ) async {
         let run = prepared.run
@@ -45,6 +45,7 @@ extension FlowRunExecutor {
             await propose(FinalStateDecision.spawnFailed("\(error)"), for: run, logger: logger)
             return
         }
+        metrics.runStarted(claimToSpawn: ContinuousClock.now - claimedAt)
         ledger?.record(ledgerEntry(for: run, phase: .running, pid: child.pid, reporting: prepared.reporting))
         var logger = logger
         logger[metadataKey: "pid"] = "\(child.pid)"
@@ -70,9 +71,10 @@ extension FlowRunExecutor {
     /// and the Prefect API when asked): stdout lines at info, stderr lines at notice.
     private func outputQueue(for prepared: PreparedRun, logger: Logger) -> OutputQueue {
         let outputLogger = logs.outputLogger(like: logger, toAPI: prepared.outputToAPI)
-        return OutputQueue(budget: configuration.outputBudget) { event in
+        return OutputQueue(budget: configuration.outputBudget) { [metrics] event in
             switch event {
             case .line(let line):
+                metrics.outputLineWritten()
                 var metadata: Logger.Metadata = ["stream": "\(line.stream.rawValue)", "pid": "\(line.pid)"]
                 if line.isPartial { metadata["line_partial"] = "true" }
                 outputLogger.log(level: line.stream == .stderr ? .notice : .info, "\(line.text)", metadata: metadata)
@@ -88,6 +90,7 @@ extension FlowRunExecutor {
         let counts = await withCheckedContinuation { (continuation: CheckedContinuation<OutputCounts, Never>) in
             DispatchQueue.global().async { continuation.resume(returning: output.finish(waitingUpTo: 10)) }
         }
+        metrics.outputLinesDropped(counts.dropped)
         if counts.dropped > 0 {
             logger.warning(
                 "output of the flow run: \(counts.written) line(s) written, \(counts.dropDescription)",
@@ -109,7 +112,11 @@ extension FlowRunExecutor {
         case .stopped(let reason, let report):
             proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType)
         }
-        if let proposal { await propose(proposal, for: run, logger: logger) }
+        if let proposal {
+            await propose(proposal, for: run, logger: logger)
+        } else if let state = current?.currentStateType {
+            await registry.noteState(run.id, state)
+        }
     }
 
     /// For a command that does not report its own states: propose RUNNING, sleeping on WAIT (a

@@ -34,6 +34,7 @@ extension FlowRunExecutor {
                     break eventLoop
                 case .cancelRequested, .timedOut, .workerStopping:
                     let reason = Self.stopReason(for: event, timeout: prepared.timeoutSeconds ?? 0)
+                    if case .cancelled = reason { metrics.cancellationHandled() }
                     logger.notice("stopping the flow run's processes: \(Self.describe(reason))")
                     outcome = await stop(child, prepared: prepared, reason: reason, iterator: &iterator, timers: &timers, postEvent: postEvent, logger: logger)
                     break eventLoop

@@ -15,6 +15,7 @@ struct FlowRunExecutor: Sendable {
     let ledger: RunLedger?
     let logs: LogSinks
     let events: EventEmitter
+    let metrics: WorkerMetrics
     let logger: Logger
 
     /// `claimDecided` is told whether the claim was won, before the run is prepared.
@@ -27,12 +28,18 @@ struct FlowRunExecutor: Sendable {
 
         let won = await claim(run, logger: logger)
         await claimDecided(won)
-        guard won else { return }
+        guard won else {
+            metrics.claimAborted()
+            return
+        }
+        let claimedAt = ContinuousClock.now
+        metrics.runClaimed()
         logger.info("claimed flow run")
         ledger?.record(ledgerEntry(for: run, phase: .claimed))
         let (events, postEvent) = await registry.register(run.id)
-        await prepareAndLaunch(run, events: events, postEvent: postEvent, logger: logger)
-        await registry.unregister(run.id)
+        await registry.noteState(run.id, .pending)
+        await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
+        metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
     }
 
@@ -51,7 +58,7 @@ struct FlowRunExecutor: Sendable {
     }
 
     private func prepareAndLaunch(
-        _ run: FlowRun, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
+        _ run: FlowRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
     ) async {
         let prepared: PreparedRun
         do {
@@ -66,13 +73,14 @@ struct FlowRunExecutor: Sendable {
             await propose(proposal, for: run, logger: logger)
             return
         }
-        await launch(prepared, events: events, postEvent: postEvent, logger: logger)
+        await launch(prepared, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
     }
 
     /// True when the run must not be started any more, after recording why: CANCELLED when it was
     /// cancelled, SCHEDULED again (due now) when the worker is stopping.
     func cancelledBeforeStart(_ run: FlowRun, logger: Logger) async -> Bool {
         if await registry.isCancelRequested(run.id) {
+            metrics.cancellationHandled()
             logger.notice("flow run cancelled before its process was started; not starting it")
             await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
             return true
@@ -159,6 +167,8 @@ struct FlowRunExecutor: Sendable {
             try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId)
         }
         if let answer {
+            if answer.status == .accept { await registry.noteState(run.id, proposal.type) }
+            if let state = answer.state { await registry.noteState(run.id, state.type) }
             let now = answer.state.map { $0.name ?? $0.type.defaultName } ?? "unknown"
             logger.info(
                 "proposed \(proposal.type.rawValue): \(answer.status.rawValue)",

@@ -4,8 +4,15 @@ import NIOHTTP1
 import NIOPosix
 import PrefectWorkerCore
 
-/// The HTTP health endpoint of `--with-healthcheck` (`PREFECT_WORKER_WEBSERVER_HOST`/`_PORT`):
-/// `/health`, `/health/live` and `/health/ready`, answered from `HealthReport`.
+/// One answer of the worker's web server.
+struct WebAnswer: Sendable {
+    var status: Int
+    var contentType: String
+    var body: String
+}
+
+/// The worker's HTTP server of `--with-healthcheck` / `--with-metrics`
+/// (`PREFECT_WORKER_WEBSERVER_HOST`/`_PORT`): every request is answered by `answer(method, uri)`.
 final class HealthEndpoint: Sendable {
     private let channel: any Channel
 
@@ -16,14 +23,16 @@ final class HealthEndpoint: Sendable {
     var port: Int? { channel.localAddress?.port }
 
     /// Listens on `host:port`; throws a `SettingsError` naming the settings when it cannot.
-    static func start(host: String, port: Int, facts: @escaping @Sendable () -> HealthReport.Facts) async throws -> HealthEndpoint {
+    static func start(
+        host: String, port: Int, answer: @escaping @Sendable (_ method: String, _ uri: String) -> WebAnswer
+    ) async throws -> HealthEndpoint {
         do {
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(HealthHandler(facts: facts))
+                        try channel.pipeline.syncOperations.addHandler(HealthHandler(answer: answer))
                     }
                 }
                 .bind(host: host, port: port)
@@ -32,7 +41,7 @@ final class HealthEndpoint: Sendable {
         } catch {
             throw SettingsError(
                 setting: "PREFECT_WORKER_WEBSERVER_HOST/PREFECT_WORKER_WEBSERVER_PORT",
-                problem: "cannot listen on \(host):\(port) for --with-healthcheck (\(error)); choose a free port or address")
+                problem: "cannot listen on \(host):\(port) for --with-healthcheck/--with-metrics (\(error)); choose a free port or address")
         }
     }
 
@@ -46,11 +55,11 @@ private final class HealthHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let facts: @Sendable () -> HealthReport.Facts
+    private let answer: @Sendable (String, String) -> WebAnswer
     private var head: HTTPRequestHead?
 
-    init(facts: @escaping @Sendable () -> HealthReport.Facts) {
-        self.facts = facts
+    init(answer: @escaping @Sendable (String, String) -> WebAnswer) {
+        self.answer = answer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -62,10 +71,10 @@ private final class HealthHandler: ChannelInboundHandler, @unchecked Sendable {
         case .end:
             guard let head else { return }
             self.head = nil
-            let answer = HealthReport.answer(method: head.method.rawValue, path: head.uri, facts: facts())
-            let body = ByteBuffer(string: answer.body.compactJSONText + "\n")
+            let answer = self.answer(head.method.rawValue, head.uri)
+            let body = ByteBuffer(string: answer.body)
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Type", value: answer.contentType)
             headers.add(name: "Content-Length", value: "\(body.readableBytes)")
             headers.add(name: "Cache-Control", value: "no-store")
             let keepAlive = head.isKeepAlive

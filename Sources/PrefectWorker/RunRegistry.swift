@@ -16,6 +16,8 @@ actor RunRegistry {
     private final class Entry {
         let continuation: AsyncStream<RunEvent>.Continuation
         var cancelRequested = false
+        /// The last state the run was seen or put in by this worker.
+        var lastState: StateType?
 
         init(continuation: AsyncStream<RunEvent>.Continuation) {
             self.continuation = continuation
@@ -37,8 +39,17 @@ actor RunRegistry {
         return (stream, continuation)
     }
 
-    func unregister(_ flowRunId: String) {
-        entries.removeValue(forKey: flowRunId)?.continuation.finish()
+    /// Forgets the run; returns the last state noted for it.
+    @discardableResult
+    func unregister(_ flowRunId: String) -> StateType? {
+        guard let entry = entries.removeValue(forKey: flowRunId) else { return nil }
+        entry.continuation.finish()
+        return entry.lastState
+    }
+
+    /// Notes the state the run is in now, as far as this worker knows (for the metrics).
+    func noteState(_ flowRunId: String, _ state: StateType) {
+        entries[flowRunId]?.lastState = state
     }
 
     var ids: [String] { Array(entries.keys) }

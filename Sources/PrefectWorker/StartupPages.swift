@@ -27,10 +27,5 @@ enum StartupPages {
         return (before, residentFileKilobytes())
     }
 
-    static func residentFileKilobytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssFile:") })
-        else { return 0 }
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
-    }
+    static func residentFileKilobytes() -> Int { ProcessStatus.kilobytes("RssFile") }
 }

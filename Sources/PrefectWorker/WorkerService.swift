@@ -18,12 +18,15 @@ public struct WorkerService: Service {
     let logs: LogSinks
     let notifier: SystemdNotifier
     let health = WorkerHealth()
+    let metrics: WorkerMetrics
     let logger: Logger
 
+    /// `metrics` should be the one whose factory the API client records into.
     public init(
         api: any PrefectAPI, configuration: WorkerConfiguration, shutdown: ShutdownController = ShutdownController(),
-        logs: LogSinks, notifier: SystemdNotifier = SystemdNotifier()
+        logs: LogSinks, notifier: SystemdNotifier = SystemdNotifier(), metrics: WorkerMetrics = WorkerMetrics()
     ) {
+        self.metrics = metrics
         self.api = api
         self.configuration = configuration
         self.shutdown = shutdown
@@ -96,7 +99,7 @@ public struct WorkerService: Service {
         }
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            ledger: ledger, logs: logs, events: events, logger: logger)
+            ledger: ledger, logs: logs, events: events, metrics: metrics, logger: logger)
         let pollWake = WakeSignal()
         let cancelWake = WakeSignal()
         await withTaskGroup(of: Void.self) { loops in
@@ -190,17 +193,25 @@ public struct WorkerService: Service {
         return since.addingTimeInterval(idle)
     }
 
-    /// `--with-healthcheck`: the endpoint answers from the loops' health as it is at each request.
+    /// `--with-healthcheck` / `--with-metrics`: `/metrics` from the metrics, the rest from the
+    /// loops' health as it is at each request.
     private func startHealthEndpoint() async throws -> HealthEndpoint? {
         guard let address = configuration.healthcheck else { return nil }
         let cadence = configuration.pollCadence
-        let endpoint = try await HealthEndpoint.start(host: address.host, port: address.port) { [health, configuration] in
-            HealthReport.Facts(
+        let endpoint = try await HealthEndpoint.start(host: address.host, port: address.port) { [health, metrics, configuration] method, uri in
+            if uri.split(separator: "?", maxSplits: 1).first == "/metrics" {
+                guard method == "GET" || method == "HEAD" else { return WebAnswer(status: 405, contentType: "text/plain", body: "only GET\n") }
+                let text = metrics.exposition(.init(inFlight: health.inFlight, limit: configuration.limit, health: health.snapshot))
+                return WebAnswer(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
+            }
+            let facts = HealthReport.Facts(
                 health: health.snapshot, now: Date(), heartbeatSeconds: configuration.heartbeatSeconds,
                 pollSeconds: cadence.interval(streamSubscribed: health.isEventStreamSubscribed), inFlight: health.inFlight,
                 limit: configuration.limit, startedAt: health.startedAt)
+            let answer = HealthReport.answer(method: method, path: uri, facts: facts)
+            return WebAnswer(status: answer.status, contentType: "application/json", body: answer.body.compactJSONText + "\n")
         }
-        logger.info("health endpoint listening", metadata: ["address": "\(address.host):\(endpoint.port ?? address.port)"])
+        logger.info("web server listening (/health, /health/live, /health/ready, /metrics)", metadata: ["address": "\(address.host):\(endpoint.port ?? address.port)"])
         return endpoint
     }
 

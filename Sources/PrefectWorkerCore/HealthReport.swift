@@ -40,7 +40,7 @@ public enum HealthReport {
     public static func answer(method: String, path: String, facts: Facts) -> Answer {
         let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         guard ["/health", "/health/live", "/health/ready"].contains(route) else {
-            return Answer(status: 404, body: message("not found; try /health, /health/live or /health/ready"))
+            return Answer(status: 404, body: message("not found; try /health, /health/live, /health/ready or /metrics"))
         }
         guard method == "GET" || method == "HEAD" else { return Answer(status: 405, body: message("only GET")) }
         let health = facts.health

@@ -77,6 +77,9 @@ struct StartCommand: AsyncParsableCommand {
     @Flag(help: "Serve /health, /health/live and /health/ready on PREFECT_WORKER_WEBSERVER_HOST:PREFECT_WORKER_WEBSERVER_PORT (default 127.0.0.1:8080).")
     var withHealthcheck = false
 
+    @Flag(help: "Serve Prometheus metrics at /metrics on the same address as --with-healthcheck (which serves them too).")
+    var withMetrics = false
+
     func run() async throws {
         guard workerType == "process" else {
             throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
@@ -95,7 +98,7 @@ struct StartCommand: AsyncParsableCommand {
         flags.drainSeconds = drainSeconds
         flags.stateDirectory = stateDir
         flags.logFormat = logFormat
-        flags.withHealthcheck = withHealthcheck
+        flags.withHealthcheck = withHealthcheck || withMetrics
         flags.maxRuns = maxRuns
         flags.exitAfterIdleSeconds = exitAfterIdle
         let configuration = try SettingsResolver.resolve(flags: flags, environment: environment)
@@ -105,9 +108,10 @@ struct StartCommand: AsyncParsableCommand {
         let sinks = LogSinks(format: format, level: level)
         LoggingSystem.bootstrap { label in sinks.localHandler(label: label) }
         let logger = sinks.workerLogger()
-        let api = HTTPPrefectAPI(configuration: configuration.api, logger: Logger(label: "prefect-worker.api"))
+        let metrics = WorkerMetrics()
+        let api = HTTPPrefectAPI(configuration: configuration.api, logger: Logger(label: "prefect-worker.api"), metrics: metrics.factory)
         let shutdown = ShutdownController()
-        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logs: sinks)
+        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logs: sinks, metrics: metrics)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
