@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PrefectWorkerCore
 
 /// `PrefectAPI` over HTTP with AsyncHTTPClient. Every request carries the auth and custom headers;
@@ -28,6 +29,12 @@ public final class HTTPPrefectAPI: PrefectAPI {
         clientConfiguration.timeout = .init(
             connect: .seconds(10), read: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        clientConfiguration.tlsConfiguration = configuration.tls.clientConfiguration
+        if let proxy = configuration.proxy {
+            clientConfiguration.proxy = .server(
+                host: proxy.host, port: proxy.port,
+                authorization: proxy.credentials.map { .basic(credentials: Data($0.utf8).base64EncodedString()) })
+        }
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
@@ -76,6 +83,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
+                if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 failure = .connection
                 failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import PrefectWorkerCore
 
 /// Where the server is and how to authenticate (protocol doc section 1).
 public struct PrefectAPIConfiguration: Sendable, Equatable {
@@ -12,6 +13,22 @@ public struct PrefectAPIConfiguration: Sendable, Equatable {
     public var customHeaders: [String: String]
     /// Seconds one request may take (`PREFECT_API_REQUEST_TIMEOUT`).
     public var requestTimeoutSeconds: Double
+    public var tls = TLS()
+    /// The proxy for the API's host (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` matches); nil = direct.
+    public var proxy: ProxySetting?
+
+    /// How an https API's certificate is checked.
+    public struct TLS: Sendable, Equatable {
+        /// `PREFECT_API_SSL_CERT_FILE`: the CA certificates (PEM) trusted instead of the system's.
+        public var caFile: String?
+        /// `PREFECT_API_TLS_INSECURE_SKIP_VERIFY`: no verification at all.
+        public var insecureSkipVerify = false
+
+        public init(caFile: String? = nil, insecureSkipVerify: Bool = false) {
+            self.caFile = caFile
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+    }
 
     public init(
         baseURL: String, apiKey: String? = nil, authString: String? = nil, customHeaders: [String: String] = [:],

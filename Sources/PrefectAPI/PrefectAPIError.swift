@@ -6,12 +6,18 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     case connection(route: String, reason: String)
     /// An answer that could not be read.
     case undecodable(route: String, reason: String)
+    /// The TLS handshake failed (an untrusted or mismatched certificate): not retried, the
+    /// settings must change.
+    case tls(route: String, reason: String)
 
     public var description: String {
         switch self {
         case .http(let status, let route, let detail): return "\(route) answered HTTP \(status): \(detail)"
         case .connection(let route, let reason): return "\(route) could not be reached: \(reason)"
         case .undecodable(let route, let reason): return "\(route) answered something unreadable: \(reason)"
+        case .tls(let route, let reason):
+            return "\(route): TLS handshake failed (\(reason)); trust the server's CA with PREFECT_API_SSL_CERT_FILE=/path/ca.pem, "
+                + "or set PREFECT_API_TLS_INSECURE_SKIP_VERIFY=true (testing only)"
         }
     }
 

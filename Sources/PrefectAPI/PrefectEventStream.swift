@@ -165,7 +165,7 @@ public struct PrefectEventStream: Sendable {
             headers.add(name: name, value: value)
         }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.path, headers: headers)
-        let tlsContext = endpoint.tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let tlsContext = endpoint.tls ? try NIOSSLContext(configuration: configuration.tls.clientConfiguration) : nil
         let serverName = endpoint.host.contains(":") || endpoint.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : endpoint.host
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))

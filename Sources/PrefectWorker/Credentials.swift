@@ -1,7 +1,8 @@
 import Foundation
+import PrefectWorkerCore
 
-/// The worker's API credentials: `PREFECT_API_KEY` / `PREFECT_API_AUTH_STRING` from the
-/// environment or from the files `PREFECT_API_KEY_FILE` / `PREFECT_API_AUTH_STRING_FILE` name, else
+/// The worker's API credentials: `PREFECT_API_KEY` / `PREFECT_API_AUTH_STRING` (flag-less settings:
+/// environment or configuration file) or the files `PREFECT_API_KEY_FILE` / `PREFECT_API_AUTH_STRING_FILE` name, else
 /// from systemd credentials (`LoadCredential=prefect-api-key:...` and
 /// `prefect-api-auth-string`, read from `$CREDENTIALS_DIRECTORY`), so the secret never has to be
 /// in an environment file.
@@ -14,10 +15,9 @@ struct Credentials {
     static let apiKeyCredential = "prefect-api-key"
     static let authStringCredential = "prefect-api-auth-string"
 
-    static func resolve(_ env: [String: String]) throws -> Credentials {
-        var credentials = Credentials(
-            apiKey: try secret(env, "PREFECT_API_KEY"), authString: try secret(env, "PREFECT_API_AUTH_STRING"))
-        guard let directory = SettingsResolver.nonEmpty(env["CREDENTIALS_DIRECTORY"]) else { return credentials }
+    static func resolve(_ settings: SettingsResolver) throws -> Credentials {
+        var credentials = Credentials(apiKey: try settings.secret("api_key"), authString: try settings.secret("api_auth_string"))
+        guard let directory = SettingsResolver.nonEmpty(settings.environment["CREDENTIALS_DIRECTORY"]) else { return credentials }
         if credentials.apiKey == nil, let key = try read(apiKeyCredential, in: directory) {
             credentials.apiKey = key
             credentials.fromCredentialsDirectory = true
@@ -27,20 +27,6 @@ struct Credentials {
             credentials.fromCredentialsDirectory = true
         }
         return credentials
-    }
-
-    /// `NAME`, or the content of the file `NAME_FILE` names (without its trailing newline); not both.
-    static func secret(_ env: [String: String], _ name: String) throws -> String? {
-        let value = SettingsResolver.nonEmpty(env[name])
-        guard let path = SettingsResolver.nonEmpty(env["\(name)_FILE"]) else { return value }
-        guard value == nil else {
-            throw SettingsError(setting: "\(name)_FILE", problem: "is set and so is \(name); keep one of them")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SettingsError(setting: "\(name)_FILE", problem: "names '\(path)', which cannot be read; check the path and its permissions")
-        }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
-        return text.isEmpty ? nil : text
     }
 
     /// The credential's content without its trailing newline; nil when the unit does not load it.

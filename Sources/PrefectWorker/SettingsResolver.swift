@@ -1,134 +1,168 @@
 import Foundation
+import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import Systemd
 
-/// A setting that is missing or malformed. One line naming the setting and the fix; the
-/// executable prints it and exits with code 2.
-public struct SettingsError: Error, CustomStringConvertible, Equatable {
-    public let setting: String
-    public let problem: String
-
-    public init(setting: String, problem: String) {
-        self.setting = setting
-        self.problem = problem
-    }
-
-    public var description: String { "\(setting) \(problem)" }
-}
-
-/// Values given on the command line; nil = not given.
+/// Values given on the command line, by setting key (`SettingsCatalog`); several for a repeated
+/// list flag. A key that is absent was not given.
 public struct CommandLineSettings: Sendable {
-    public var pool: String
-    public var workQueues: [String] = []
-    public var name: String?
-    public var limit: Int?
-    public var prefetchSeconds: Double?
-    public var runOnce = false
-    public var python: String?
-    public var createPoolIfNotFound = true
-    public var cancelGraceSeconds: Double?
-    public var runTimeoutSeconds: Double?
-    public var drainSeconds: Double?
-    public var stateDirectory: String?
-    public var logFormat: String?
-    public var withHealthcheck = false
-    public var maxRuns: Int?
-    public var exitAfterIdleSeconds: Double?
+    public var values: [String: [String]] = [:]
 
-    public init(pool: String) {
-        self.pool = pool
+    public init(pool: String? = nil) {
+        if let pool { values["pool"] = [pool] }
+    }
+
+    /// Records a flag's value when it was given (nil or false = not given).
+    public mutating func set(_ key: String, _ value: (any CustomStringConvertible)?) {
+        guard let value else { return }
+        if let flag = value as? Bool, !flag { return }
+        values[key] = [value.description]
+    }
+
+    /// Records a `--[no-]flag` pair: given either way.
+    public mutating func set(_ key: String, inverted value: Bool?) {
+        if let value { values[key] = [value ? "true" : "false"] }
+    }
+
+    public mutating func set(_ key: String, list: [String]) {
+        if !list.isEmpty { values[key] = list }
     }
 }
 
-/// Turns flags and environment variables into a `WorkerConfiguration`, with Prefect's names and
-/// defaults (protocol doc section 1). A flag beats its environment variable.
-public enum SettingsResolver {
-    public static func resolve(flags: CommandLineSettings, environment env: [String: String]) throws -> WorkerConfiguration {
-        guard let apiURL = nonEmpty(env["PREFECT_API_URL"]) else {
-            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set; set it to your server's API, e.g. http://127.0.0.1:4200/api")
-        }
-        guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
-            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
-        }
-        let credentials = try Credentials.resolve(env)
-        let api = PrefectAPIConfiguration(
-            baseURL: apiURL, apiKey: credentials.apiKey, authString: credentials.authString,
-            customHeaders: try customHeaders(Credentials.secret(env, "PREFECT_CLIENT_CUSTOM_HEADERS")),
-            requestTimeoutSeconds: try seconds(env, "PREFECT_API_REQUEST_TIMEOUT", default: 60))
+/// Turns flags, environment variables and the configuration file into a `WorkerConfiguration`,
+/// with Prefect's names and defaults (protocol doc section 1): flag > environment > file > default.
+/// Every error names where the bad value came from.
+public struct SettingsResolver: Sendable {
+    let layers: SettingLayers
+    let environment: [String: String]
 
-        guard !flags.pool.isEmpty else { throw SettingsError(setting: "--pool", problem: "is empty; name the work pool to serve") }
-        let name = flags.name ?? "ProcessWorker \(UUID().uuidString.lowercased())"
-        if name.isEmpty || name.contains("/") || name.contains("%") {
-            throw SettingsError(setting: "--name", problem: "'\(name)' may not be empty or contain '/' or '%'; choose another name")
-        }
-        if let limit = flags.limit, limit < 1 {
-            throw SettingsError(setting: "--limit", problem: "must be at least 1 (got \(limit)); omit it for no limit")
-        }
-        let prefetch = try flags.prefetchSeconds.map { value -> Double in
-            guard value >= 0, value.isFinite else {
-                throw SettingsError(setting: "--prefetch-seconds", problem: "must be a number >= 0 (got \(value))")
-            }
-            return value
-        } ?? seconds(env, "PREFECT_WORKER_PREFETCH_SECONDS", default: 10, allowZero: true)
+    public init(flags: CommandLineSettings, environment: [String: String], configFile: (path: String, text: String)? = nil) throws {
+        self.layers = try SettingLayers(flags: flags.values, environment: environment, file: configFile)
+        self.environment = environment
+    }
 
+    /// The value of a setting and where it came from; nil = its default.
+    public func value(_ key: String) -> SettingValue? { layers.value(key) }
+
+    public static func resolve(flags: CommandLineSettings, environment: [String: String]) throws -> WorkerConfiguration {
+        try SettingsResolver(flags: flags, environment: environment).configuration()
+    }
+
+    public func configuration() throws -> WorkerConfiguration {
+        let api = try apiConfiguration()
+        guard let pool = string("pool") else {
+            throw SettingsError(setting: "--pool", problem: "is not set; name the work pool to serve (or PREFECT_WORKER_POOL, or pool in the config file)")
+        }
+        let name = string("name") ?? "ProcessWorker \(UUID().uuidString.lowercased())"
+        if name.contains("/") || name.contains("%") {
+            throw SettingsError(setting: label("name"), problem: "'\(name)' may not contain '/' or '%'; choose another name")
+        }
+        let limit = try integer("limit", atLeast: 1, hint: "omit it for no limit")
         var configuration = WorkerConfiguration(
-            api: api, poolName: flags.pool, workQueues: flags.workQueues, workerName: name, limit: flags.limit,
-            prefetchSeconds: prefetch,
-            heartbeatSeconds: try seconds(env, "PREFECT_WORKER_HEARTBEAT_SECONDS", default: 30),
-            querySeconds: try seconds(env, "PREFECT_WORKER_QUERY_SECONDS", default: 10),
-            runOnce: flags.runOnce,
-            python: flags.python ?? nonEmpty(env["PREFECT_WORKER_PYTHON"]) ?? "python3",
-            createPoolIfNotFound: flags.createPoolIfNotFound,
-            environment: env)
-        configuration.cancelGraceSeconds = try flags.cancelGraceSeconds.map {
-            try positive($0, "--cancel-grace-seconds", allowZero: true)
-        } ?? seconds(env, "PREFECT_WORKER_CANCEL_GRACE_SECONDS", default: 30, allowZero: true)
-        configuration.drainSeconds = try flags.drainSeconds.map {
-            try positive($0, "--drain-seconds", allowZero: true)
-        } ?? seconds(env, "PREFECT_WORKER_DRAIN_SECONDS", default: 300, allowZero: true)
-        configuration.stateDirectory = stateDirectory(flag: flags.stateDirectory, env: env)
-        if let timeout = flags.runTimeoutSeconds {
-            configuration.runTimeoutSeconds = try positive(timeout, "--run-timeout-seconds", allowZero: false)
-        } else if nonEmpty(env["PREFECT_WORKER_RUN_TIMEOUT_SECONDS"]) != nil {
-            configuration.runTimeoutSeconds = try seconds(env, "PREFECT_WORKER_RUN_TIMEOUT_SECONDS", default: 0)
+            api: api, poolName: pool, workQueues: layers.value("work_queues")?.items ?? [], workerName: name, limit: limit,
+            prefetchSeconds: try seconds("prefetch_seconds", default: 10, allowZero: true),
+            heartbeatSeconds: try seconds("heartbeat_seconds", default: 30),
+            querySeconds: try seconds("query_seconds", default: 10),
+            runOnce: try bool("run_once") ?? false,
+            python: string("python") ?? "python3",
+            createPoolIfNotFound: try bool("create_pool_if_not_found") ?? true,
+            environment: environment)
+        configuration.cancelGraceSeconds = try seconds("cancel_grace_seconds", default: 30, allowZero: true)
+        configuration.drainSeconds = try seconds("drain_seconds", default: 300, allowZero: true)
+        configuration.stateDirectory = stateDirectory()
+        if layers.value("run_timeout_seconds") != nil {
+            configuration.runTimeoutSeconds = try seconds("run_timeout_seconds", default: 0)
         }
-        configuration.outputLinesPerSecond = try number(env, "PREFECT_WORKER_OUTPUT_LINES_PER_SECOND", default: 10_000, allowZero: true)
-        configuration.outputBurstLines = try number(env, "PREFECT_WORKER_OUTPUT_BURST_LINES", default: 100_000, allowZero: false)
-        configuration.outputToAPI = try bool(env, "PREFECT_WORKER_OUTPUT_TO_API") ?? false
-        configuration.useEventStream = try bool(env, "PREFECT_WORKER_EVENT_STREAM") ?? true
-        if let maxRuns = flags.maxRuns {
-            guard maxRuns >= 1 else {
-                throw SettingsError(setting: "--max-runs", problem: "must be at least 1 (got \(maxRuns)); omit it for no bound")
-            }
-            configuration.maxRuns = maxRuns
+        configuration.outputLinesPerSecond = try number("output_lines_per_second", default: 10_000, allowZero: true)
+        configuration.outputBurstLines = try number("output_burst_lines", default: 100_000, allowZero: false)
+        configuration.outputToAPI = try bool("output_to_api") ?? false
+        configuration.useEventStream = try bool("event_stream") ?? true
+        configuration.maxRuns = try integer("max_runs", atLeast: 1, hint: "omit it for no bound")
+        if layers.value("exit_after_idle") != nil {
+            configuration.exitAfterIdleSeconds = try seconds("exit_after_idle", default: 0)
         }
-        configuration.exitAfterIdleSeconds = try flags.exitAfterIdleSeconds.map {
-            try positive($0, "--exit-after-idle", allowZero: false)
-        }
-        if flags.withHealthcheck {
-            configuration.healthcheck = HealthcheckAddress(
-                host: nonEmpty(env["PREFECT_WORKER_WEBSERVER_HOST"]) ?? "127.0.0.1", port: try port(env, "PREFECT_WORKER_WEBSERVER_PORT"))
+        if try bool("with_healthcheck") ?? false || bool("with_metrics") ?? false {
+            configuration.healthcheck = HealthcheckAddress(host: string("webserver_host") ?? "127.0.0.1", port: try port("webserver_port"))
         }
         // The worker's secrets are its own: flow runs get them only when asked for.
-        configuration.passCredentialsToRuns = try bool(env, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS") ?? false
+        configuration.passCredentialsToRuns = try bool("pass_credentials_to_runs") ?? false
         configuration.environmentPolicy = ChildEnvironment.Policy(
-            allow: ChildEnvironment.Policy.patterns(env["PREFECT_WORKER_ENV_ALLOW"]),
-            deny: ChildEnvironment.Policy.patterns(env["PREFECT_WORKER_ENV_DENY"]))
+            allow: layers.value("env_allow")?.items ?? [], deny: layers.value("env_deny")?.items ?? [])
         return configuration
     }
 
-    /// `--log-format` or `PREFECT_WORKER_LOG_FORMAT`: auto (default), journal, json or logfmt.
-    public static func logFormat(flag: String?, env: [String: String]) throws -> LogFormat {
+    private func apiConfiguration() throws -> PrefectAPIConfiguration {
+        guard let apiURL = string("api_url") else {
+            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set; set it to your server's API, e.g. http://127.0.0.1:4200/api")
+        }
+        guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
+            throw SettingsError(setting: label("api_url"), problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
+        }
+        let credentials = try Credentials.resolve(self)
+        var api = PrefectAPIConfiguration(
+            baseURL: apiURL, apiKey: credentials.apiKey, authString: credentials.authString,
+            customHeaders: try customHeaders(secret("client_custom_headers")),
+            requestTimeoutSeconds: try seconds("api_request_timeout", default: 60))
+        api.tls = try tlsSettings()
+        api.proxy = try proxy(for: url)
+        return api
+    }
+
+    /// `api_ssl_cert_file` (checked to be readable now, not at the first request) and the
+    /// insecure switch.
+    private func tlsSettings() throws -> PrefectAPIConfiguration.TLS {
+        var tls = PrefectAPIConfiguration.TLS()
+        if let path = string("api_ssl_cert_file") {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw SettingsError(setting: label("api_ssl_cert_file"), problem: "names '\(path)', which cannot be read; give a PEM file of CA certificates")
+            }
+            tls.caFile = path
+        }
+        tls.insecureSkipVerify = try bool("api_tls_insecure_skip_verify") ?? false
+        return tls
+    }
+
+    /// The proxy for the API's host: `https_proxy` for https, `http_proxy` for http, none when
+    /// `no_proxy` matches the host.
+    private func proxy(for url: URL) throws -> ProxySetting? {
+        let key = url.scheme?.lowercased() == "https" ? "https_proxy" : "http_proxy"
+        guard let text = string(key), let host = url.host else { return nil }
+        if ProxySetting.bypasses(host: host, noProxy: layers.value("no_proxy")?.items ?? []) { return nil }
+        guard let proxy = ProxySetting(text) else {
+            throw SettingsError(setting: label(key), problem: "is not a proxy URL ('\(text)'); set it like http://proxy.example.com:3128")
+        }
+        return proxy
+    }
+
+    /// A secret from its setting or from the file its `_file` setting names (trailing newline
+    /// dropped); not both from the same layer. The higher layer wins.
+    func secret(_ key: String) throws -> String? {
+        let direct = layers.value(key)
+        let file = layers.value(key + "_file")
+        if let direct, let file, direct.origin.rank == file.origin.rank {
+            throw SettingsError(setting: file.label, problem: "is set and so is \(direct.label); keep one of them")
+        }
+        if let direct, file == nil || direct.origin.rank < file!.origin.rank { return direct.text }
+        guard let file else { return nil }
+        guard let data = FileManager.default.contents(atPath: file.text) else {
+            throw SettingsError(setting: file.label, problem: "names '\(file.text)', which cannot be read; check the path and its permissions")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        return text.isEmpty ? nil : text
+    }
+
+    /// `log_format`: auto (default), journal, json or logfmt.
+    public func logFormat() throws -> LogFormat {
         try logFormat(
-            flag: flag, env: env, journalStreamIsStderr: Journal.isStderrConnected(environment: env),
+            journalStreamIsStderr: Journal.isStderrConnected(environment: environment),
             stderrIsTerminal: isatty(STDERR_FILENO) == 1, journalSocketPresent: Journal.isSocketPresent)
     }
 
-    static func logFormat(
-        flag: String?, env: [String: String], journalStreamIsStderr: Bool, stderrIsTerminal: Bool, journalSocketPresent: Bool
-    ) throws -> LogFormat {
-        let (setting, requested) = flag != nil ? ("--log-format", flag) : ("PREFECT_WORKER_LOG_FORMAT", nonEmpty(env["PREFECT_WORKER_LOG_FORMAT"]))
+    func logFormat(journalStreamIsStderr: Bool, stderrIsTerminal: Bool, journalSocketPresent: Bool) throws -> LogFormat {
+        let given = layers.value("log_format")
+        let setting = given?.label ?? "PREFECT_WORKER_LOG_FORMAT"
+        let requested = given?.text
         guard let format = LogFormat.resolve(
             requested: requested, journalStreamIsStderr: journalStreamIsStderr, stderrIsTerminal: stderrIsTerminal)
         else {
@@ -145,49 +179,92 @@ public enum SettingsResolver {
         return format
     }
 
-    static func port(_ env: [String: String], _ name: String, default fallback: Int = 8080) throws -> Int {
-        guard let text = nonEmpty(env[name]) else { return fallback }
-        guard let port = Int(text.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
-            throw SettingsError(setting: name, problem: "must be a port number 0-65535 (got '\(text)')")
+    static func logFormat(
+        flag: String?, env: [String: String], journalStreamIsStderr: Bool, stderrIsTerminal: Bool, journalSocketPresent: Bool
+    ) throws -> LogFormat {
+        var flags = CommandLineSettings()
+        flags.set("log_format", flag)
+        return try SettingsResolver(flags: flags, environment: env).logFormat(
+            journalStreamIsStderr: journalStreamIsStderr, stderrIsTerminal: stderrIsTerminal, journalSocketPresent: journalSocketPresent)
+    }
+
+    /// `logging_level` (Prefect's `PREFECT_LOGGING_LEVEL`).
+    public func logLevel() throws -> Logger.Level {
+        guard let given = layers.value("logging_level") else { return .info }
+        switch given.text.trimmingCharacters(in: .whitespaces).uppercased() {
+        case "INFO": return .info
+        case "DEBUG": return .debug
+        case "WARNING", "WARN": return .warning
+        case "ERROR": return .error
+        case "CRITICAL": return .critical
+        default:
+            throw SettingsError(setting: given.label, problem: "must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got '\(given.text)')")
+        }
+    }
+
+    // MARK: - Typed values
+
+    func label(_ key: String) -> String {
+        layers.value(key)?.label ?? SettingsCatalog.setting(key)?.environment ?? key
+    }
+
+    func string(_ key: String) -> String? {
+        guard let text = layers.value(key)?.text.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        return text
+    }
+
+    func port(_ key: String, default fallback: Int = 8080) throws -> Int {
+        guard let given = layers.value(key) else { return fallback }
+        guard let port = Int(given.text.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
+            throw SettingsError(setting: given.label, problem: "must be a port number 0-65535 (got '\(given.text)')")
         }
         return port
     }
 
-    static func bool(_ env: [String: String], _ name: String) throws -> Bool? {
-        guard let text = nonEmpty(env[name]) else { return nil }
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+    func bool(_ key: String) throws -> Bool? {
+        guard let given = layers.value(key) else { return nil }
+        switch given.text.trimmingCharacters(in: .whitespaces).lowercased() {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
-        default: throw SettingsError(setting: name, problem: "must be true or false (got '\(text)'); fix or unset it")
+        default: throw SettingsError(setting: given.label, problem: "must be true or false (got '\(given.text)'); fix or unset it")
         }
     }
 
-    static func number(_ env: [String: String], _ name: String, default fallback: Double, allowZero: Bool) throws -> Double {
-        guard let text = nonEmpty(env[name]) else { return fallback }
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
-            throw SettingsError(setting: name, problem: "must be a number \(allowZero ? ">= 0" : "> 0") (got '\(text)'); fix or unset it")
+    func integer(_ key: String, atLeast minimum: Int, hint: String) throws -> Int? {
+        guard let given = layers.value(key) else { return nil }
+        guard let value = Int(given.text.trimmingCharacters(in: .whitespaces)), value >= minimum else {
+            throw SettingsError(setting: given.label, problem: "must be a whole number of at least \(minimum) (got '\(given.text)'); \(hint)")
         }
         return value
     }
 
-    /// `--state-dir`, `PREFECT_WORKER_STATE_DIR`, systemd's `$STATE_DIRECTORY` (first entry), then
-    /// `/var/lib/prefect-worker` for root or `$XDG_STATE_HOME` / `~/.local/state` + `/prefect-worker`.
-    static func stateDirectory(flag: String?, env: [String: String]) -> String {
-        if let flag = nonEmpty(flag) { return flag }
-        if let configured = nonEmpty(env["PREFECT_WORKER_STATE_DIR"]) { return configured }
-        if let systemd = nonEmpty(env["STATE_DIRECTORY"]) {
+    func number(_ key: String, default fallback: Double, allowZero: Bool) throws -> Double {
+        guard let given = layers.value(key) else { return fallback }
+        guard let value = Double(given.text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw SettingsError(setting: given.label, problem: "must be a number \(allowZero ? ">= 0" : "> 0") (got '\(given.text)'); fix or unset it")
+        }
+        return value
+    }
+
+    func seconds(_ key: String, default fallback: Double, allowZero: Bool = false) throws -> Double {
+        guard let given = layers.value(key) else { return fallback }
+        guard let value = Double(given.text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw SettingsError(
+                setting: given.label, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got '\(given.text)'); fix or unset it")
+        }
+        return value
+    }
+
+    /// `state_dir`, systemd's `$STATE_DIRECTORY` (first entry), then `/var/lib/prefect-worker` for
+    /// root or `$XDG_STATE_HOME` / `~/.local/state` + `/prefect-worker`.
+    func stateDirectory() -> String {
+        if let configured = string("state_dir") { return configured }
+        if let systemd = Self.nonEmpty(environment["STATE_DIRECTORY"]) {
             return String(systemd.split(separator: ":").first ?? Substring(systemd))
         }
         if getuid() == 0 { return "/var/lib/prefect-worker" }
-        if let xdg = nonEmpty(env["XDG_STATE_HOME"]) { return xdg + "/prefect-worker" }
-        return (env["HOME"] ?? "/tmp") + "/.local/state/prefect-worker"
-    }
-
-    static func positive(_ value: Double, _ flag: String, allowZero: Bool) throws -> Double {
-        guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
-            throw SettingsError(setting: flag, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got \(value))")
-        }
-        return value
+        if let xdg = Self.nonEmpty(environment["XDG_STATE_HOME"]) { return xdg + "/prefect-worker" }
+        return (environment["HOME"] ?? "/tmp") + "/.local/state/prefect-worker"
     }
 
     static func nonEmpty(_ value: String?) -> String? {
@@ -195,25 +272,29 @@ public enum SettingsResolver {
         return value
     }
 
-    static func seconds(_ env: [String: String], _ name: String, default fallback: Double, allowZero: Bool = false) throws -> Double {
-        guard let text = nonEmpty(env[name]) else { return fallback }
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
-            throw SettingsError(setting: name, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got '\(text)'); fix or unset it")
-        }
-        return value
-    }
-
-    static func customHeaders(_ text: String?) throws -> [String: String] {
-        guard let text = nonEmpty(text) else { return [:] }
-        let problem = "must be a JSON object of header names to string values, e.g. {\"X-Team\": \"data\"} (got '\(text)')"
+    func customHeaders(_ text: String?) throws -> [String: String] {
+        guard let text = Self.nonEmpty(text) else { return [:] }
+        let problem = "must be a JSON object of header names to string values, e.g. {\"X-Team\": \"data\"}"
+        let setting = layers.value("client_custom_headers")?.label ?? label("client_custom_headers_file")
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-            throw SettingsError(setting: "PREFECT_CLIENT_CUSTOM_HEADERS", problem: problem)
+            throw SettingsError(setting: setting, problem: problem)
         }
         var headers: [String: String] = [:]
         for (name, value) in object {
-            guard let value = value as? String else { throw SettingsError(setting: "PREFECT_CLIENT_CUSTOM_HEADERS", problem: problem) }
+            guard let value = value as? String else { throw SettingsError(setting: setting, problem: problem) }
             headers[name] = value
         }
         return headers
+    }
+}
+
+extension SettingOrigin {
+    /// Flag 0, environment 1, file 2: the lower wins.
+    var rank: Int {
+        switch self {
+        case .flag: return 0
+        case .environment: return 1
+        case .file: return 2
+        }
     }
 }

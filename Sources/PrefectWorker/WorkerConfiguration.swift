@@ -73,6 +73,9 @@ public struct WorkerConfiguration: Sendable {
     /// The worker's Prefect settings as a child sees them (protocol doc 5.2, layer 2).
     var settingsEnvironment: [String: String] {
         var settings = ["PREFECT_API_URL": api.baseURL]
+        // The engine talks to the same server, so it needs the same trust (Prefect's names).
+        if let caFile = api.tls.caFile { settings["PREFECT_API_SSL_CERT_FILE"] = caFile }
+        if api.tls.insecureSkipVerify { settings["PREFECT_API_TLS_INSECURE_SKIP_VERIFY"] = "true" }
         guard passCredentialsToRuns else { return settings }
         if let key = api.apiKey { settings["PREFECT_API_KEY"] = key }
         if let auth = api.authString { settings["PREFECT_API_AUTH_STRING"] = auth }

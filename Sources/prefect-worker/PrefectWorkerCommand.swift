@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import PrefectAPI
 import PrefectWorker
+import PrefectWorkerCore
 
 struct PrefectWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefect-worker",
         abstract: "A Prefect process worker: runs a work pool's flow runs as supervised child processes.",
         version: PrefectWorkerVersion.current,
-        subcommands: [StartCommand.self])
+        subcommands: [StartCommand.self, ConfigCommand.self])
 
     /// Parses, runs, and maps errors to exit codes: 2 for a missing or malformed setting (one line),
     /// 1 for a worker that cannot go on, 3 for a stop that had to cut runs in flight, 0 otherwise.
