@@ -14,6 +14,7 @@ public enum EventStreamError: Error, CustomStringConvertible {
     case refused(String)
     case silent(seconds: Int)
     case closed
+    case proxy(String)
 
     public var description: String {
         switch self {
@@ -22,6 +23,7 @@ public enum EventStreamError: Error, CustomStringConvertible {
         case .refused(let reason): return "the server closed the event stream: \(reason)"
         case .silent(let seconds): return "nothing came from the server for \(seconds) s"
         case .closed: return "the server closed the event stream"
+        case .proxy(let reason): return "no tunnel through the proxy: \(reason)"
         }
     }
 }
@@ -167,29 +169,43 @@ public struct PrefectEventStream: Sendable {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.path, headers: headers)
         let tlsContext = endpoint.tls ? try NIOSSLContext(configuration: configuration.tls.clientConfiguration) : nil
         let serverName = endpoint.host.contains(":") || endpoint.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : endpoint.host
+        // Through a proxy: a CONNECT tunnel to the server first, then TLS and the upgrade inside it.
+        let proxy = configuration.proxy
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
-            .connect(host: endpoint.host, port: endpoint.port) { channel in
+            .connect(host: proxy?.host ?? endpoint.host, port: proxy?.port ?? endpoint.port) { channel in
                 connected(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    if let tlsContext {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                    let upgrade = {
+                        try Self.configureUpgrade(channel, head: head, tlsContext: tlsContext, serverName: serverName)
                     }
-                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 22) { channel, _ in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                NIOWebSocketFrameAggregator(
-                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256, maxAccumulatedFrameSize: 1 << 24))
-                            return Upgrade.websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
-                        }
-                    }
-                    let upgradeConfiguration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
-                        upgradeRequestHead: head, upgraders: [upgrader],
-                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } })
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-                        configuration: .init(upgradeConfiguration: upgradeConfiguration))
+                    guard let proxy else { return try upgrade() }
+                    let tunnel = ProxyTunnelHandler(
+                        targetHost: endpoint.host, targetPort: endpoint.port, credentials: proxy.credentials, eventLoop: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(tunnel)
+                    return tunnel.established.flatMapThrowing { try upgrade() }.flatMap { $0 }
                 }
             }
+    }
+
+    /// TLS (for wss) and the WebSocket upgrade request, on a channel to the server (or a tunnel to it).
+    private static func configureUpgrade(
+        _ channel: any Channel, head: HTTPRequestHead, tlsContext: NIOSSLContext?, serverName: String?
+    ) throws -> EventLoopFuture<Upgrade> {
+        if let tlsContext {
+            try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+        }
+        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 22) { channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256, maxAccumulatedFrameSize: 1 << 24))
+                return Upgrade.websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+            }
+        }
+        let upgradeConfiguration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+            upgradeRequestHead: head, upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } })
+        return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+            configuration: .init(upgradeConfiguration: upgradeConfiguration))
     }
 }

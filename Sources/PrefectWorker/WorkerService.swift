@@ -105,9 +105,7 @@ public struct WorkerService: Service {
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
             loops.addTask { await cancellationLoop(registry: registry, wake: cancelWake) }
-            if configuration.useEventStream && !configuration.runOnce && configuration.api.proxy != nil {
-                logger.info("not opening the event stream through the proxy; polling every \(configuration.querySeconds) s")
-            } else if configuration.useEventStream && !configuration.runOnce {
+            if configuration.useEventStream && !configuration.runOnce {
                 loops.addTask { await eventStreamLoop(cache: cache, pollWake: pollWake, cancelWake: cancelWake) }
             }
             loops.addTask { await logs.runLogs.run(api: api, logger: logger) }
