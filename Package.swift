@@ -78,7 +78,10 @@ let package = Package(
         ),
         .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
         .testTarget(
-            name: "PrefectAPITests", dependencies: ["PrefectAPI", .product(name: "NIOCore", package: "swift-nio")]),
+            name: "PrefectAPITests",
+            dependencies: [
+                "PrefectAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(

@@ -13,9 +13,10 @@ public struct CommandLineSettings: Sendable {
         if let pool { values["pool"] = [pool] }
     }
 
-    /// Records a flag's value when it was given (nil or false = not given).
+    /// Records a flag's value when it was given (nil, false or empty = not given: a unit's
+    /// `--pool ${UNSET}` must not hide the file's value).
     public mutating func set(_ key: String, _ value: (any CustomStringConvertible)?) {
-        guard let value else { return }
+        guard let value, !value.description.trimmingCharacters(in: .whitespaces).isEmpty else { return }
         if let flag = value as? Bool, !flag { return }
         values[key] = [value.description]
     }
