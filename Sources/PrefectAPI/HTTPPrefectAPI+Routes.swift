@@ -28,12 +28,14 @@ extension HTTPPrefectAPI {
         _ = try await send(.PATCH, "/work_pools/\(Self.escape(pool))", json: try Self.encode(body))
     }
 
-    public func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int) async throws {
+    public func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int, retry policy: RetryPolicy) async throws {
         let body: JSONValue = ["name": .string(worker), "heartbeat_interval_seconds": .number(Double(intervalSeconds))]
-        _ = try await send(.POST, "/work_pools/\(Self.escape(pool))/workers/heartbeat", json: try Self.encode(body))
+        _ = try await send(.POST, "/work_pools/\(Self.escape(pool))/workers/heartbeat", json: try Self.encode(body), policy: policy)
     }
 
-    public func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?) async throws
+    public func scheduledFlowRuns(
+        pool: String, queues: [String], scheduledBefore: Date, limit: Int?, retry policy: RetryPolicy
+    ) async throws
         -> [ScheduledFlowRun]
     {
         var body: [String: JSONValue] = [
@@ -42,7 +44,7 @@ extension HTTPPrefectAPI {
         ]
         if let limit { body["limit"] = .number(Double(limit)) }
         let path = "/work_pools/\(Self.escape(pool))/get_scheduled_flow_runs"
-        let answer = try await send(.POST, path, json: try Self.encode(.object(body)))
+        let answer = try await send(.POST, path, json: try Self.encode(.object(body)), policy: policy)
         return try decode([ScheduledFlowRun].self, answer, route: "POST \(path)")
     }
 
@@ -100,7 +102,7 @@ extension HTTPPrefectAPI {
         return try decode([JSONValue].self, try await send(.GET, path), route: "GET /flow_run_states/")
     }
 
-    public func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun] {
+    public func cancellingFlowRuns(ids: [String], retry policy: RetryPolicy) async throws -> [FlowRun] {
         let body: JSONValue = [
             "flow_runs": [
                 "id": ["any_": .array(ids.map { .string($0) })],
@@ -108,7 +110,7 @@ extension HTTPPrefectAPI {
             ],
             "limit": .number(Double(max(ids.count, 1))),
         ]
-        let answer = try await send(.POST, "/flow_runs/filter", json: try Self.encode(body))
+        let answer = try await send(.POST, "/flow_runs/filter", json: try Self.encode(body), policy: policy)
         return try decode([FlowRun].self, answer, route: "POST /flow_runs/filter")
     }
 
@@ -130,8 +132,8 @@ extension HTTPPrefectAPI {
     }
 
     public func emitEvents(_ events: [JSONValue]) async throws {
-        // Events are for the feed only: two retries, then they are given up.
-        _ = try await send(.POST, "/events", json: try Self.encode(.array(events)), policy: RetryPolicy(maxRetries: 2))
+        // Retried while the server is busy or away (the emitter bounds how many wait); a 4xx is final.
+        _ = try await send(.POST, "/events", json: try Self.encode(.array(events)), policy: RetryPolicy(maxDelay: 30, maxRetries: nil))
     }
 
     // MARK: - Helpers

@@ -15,6 +15,8 @@ public final class HTTPPrefectAPI: PrefectAPI {
     let logger: Logger
     let retry: RetryPolicy
     let metrics: APIRequestMetrics
+    /// Whether the last request reached the server (see `ServerReachability`).
+    public let reachability = ServerReachability()
 
     /// `metrics` receives a count, an error count and a duration per request attempt.
     public init(
@@ -72,6 +74,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 let status = Int(response.status.code)
                 let answered = (200..<300).contains(status) || accepting.contains(status)
+                reachability.record(status: status)
                 metrics.record(
                     method: method.rawValue, path: path, status: status, failed: !answered, duration: ContinuousClock.now - started)
                 if answered { return Answer(status: status, body: bytes) }
@@ -83,6 +86,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
+                reachability.record(status: nil)
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 failure = .connection
                 failed = PrefectAPIError.connection(route: route, reason: String(describing: error))

@@ -4,6 +4,8 @@ import PrefectWorkerCore
 /// The calls the worker makes to a Prefect server (protocol doc 2.8). One protocol so the
 /// orchestration depends on what it needs, not on HTTP.
 public protocol PrefectAPI: Sendable {
+    /// Whether the last request reached the server.
+    var reachability: ServerReachability { get }
     /// `GET /health`; true when the server answers.
     func isHealthy() async -> Bool
     /// `GET /work_pools/{name}`; nil when the pool does not exist.
@@ -12,10 +14,10 @@ public protocol PrefectAPI: Sendable {
     func createWorkPool(named name: String, type: String, baseJobTemplate: JSONValue) async throws -> WorkPool
     /// `PATCH /work_pools/{name}` with a new base job template.
     func updateBaseJobTemplate(pool: String, template: JSONValue) async throws
-    /// `POST /work_pools/{pool}/workers/heartbeat`.
-    func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int) async throws
-    /// `POST /work_pools/{pool}/get_scheduled_flow_runs`.
-    func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?) async throws
+    /// `POST /work_pools/{pool}/workers/heartbeat`, retried per `retry`.
+    func sendHeartbeat(pool: String, worker: String, intervalSeconds: Int, retry: RetryPolicy) async throws
+    /// `POST /work_pools/{pool}/get_scheduled_flow_runs`, retried per `retry`.
+    func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?, retry: RetryPolicy) async throws
         -> [ScheduledFlowRun]
     /// `POST /flow_runs/{id}/set_state`, retried with the same `transitionId`.
     func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
@@ -31,8 +33,9 @@ public protocol PrefectAPI: Sendable {
     func readFlow(id: String) async throws -> Flow?
     /// `GET /flow_run_states/?flow_run_id=`: the run's states, as the server keeps them.
     func stateHistory(flowRunId: String) async throws -> [JSONValue]
-    /// `POST /flow_runs/filter`: which of `ids` are CANCELLING now (one request for all of them).
-    func cancellingFlowRuns(ids: [String]) async throws -> [FlowRun]
+    /// `POST /flow_runs/filter`: which of `ids` are CANCELLING now (one request for all of them),
+    /// retried per `retry`.
+    func cancellingFlowRuns(ids: [String], retry: RetryPolicy) async throws -> [FlowRun]
     /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.
     func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
     /// `POST /logs/`: lines shown in the UI under their flow runs.

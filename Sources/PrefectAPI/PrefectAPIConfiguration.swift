@@ -30,6 +30,11 @@ public struct PrefectAPIConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Which credential the requests carry (the auth string wins over the key).
+    public var credentialKind: CredentialRefusals.Credentials {
+        authString != nil ? .authString : apiKey != nil ? .apiKey : .none
+    }
+
     public init(
         baseURL: String, apiKey: String? = nil, authString: String? = nil, customHeaders: [String: String] = [:],
         requestTimeoutSeconds: Double = 60

@@ -21,6 +21,13 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The request that failed, e.g. "POST /work_pools/p/workers/heartbeat".
+    public var route: String {
+        switch self {
+        case .http(_, let route, _), .connection(let route, _), .undecodable(let route, _), .tls(let route, _): return route
+        }
+    }
+
     public var status: Int? {
         if case .http(let status, _, _) = self { return status }
         return nil

@@ -3,15 +3,21 @@ import Logging
 import PrefectAPI
 import PrefectWorkerCore
 
-/// Sends the worker's events (`WorkerEvents`) to `POST /events` in the background: an event the
-/// server does not take after its retries is dropped with a debug line, never holding up a run.
+/// Sends the worker's events (`WorkerEvents`) to `POST /events` in the background, never holding
+/// up a run: each event is retried while the server is busy or away (backoff up to 30 s), at most
+/// `maxPending` wait at once (a new one beyond that is dropped and counted), a 4xx answer drops it,
+/// and at stop at most a few seconds are spent on what is still waiting.
 final class EventEmitter: @unchecked Sendable {
+    static let maxPending = 256
     private let api: any PrefectAPI
     private let logger: Logger
     private let lock = NSLock()
     private var factory: WorkerEvents?
     private var startedId: String?
     private var inFlight: [UUID: Task<Void, Never>] = [:]
+    private var dropped = 0
+    /// Fired when the last send in flight ended.
+    private let drained = WakeSignal()
 
     init(api: any PrefectAPI, logger: Logger) {
         self.api = api
@@ -46,19 +52,26 @@ final class EventEmitter: @unchecked Sendable {
         let factory: WorkerEvents? = lock.withLock { self.factory }
         let startedId: String? = lock.withLock { self.startedId }
         if let factory { send(factory.stopped(id: UUID().uuidString.lowercased(), at: Date(), follows: startedId)) }
-        let pending = lock.withLock { Array(inFlight.values) }
-        await withTaskGroup(of: Void.self) { race in
-            race.addTask { for task in pending { await task.value } }
-            race.addTask { try? await sleepOnEventLoop(seconds: seconds) }
-            await race.next()
-            race.cancelAll()
+        // Waits for the sends to end without awaiting them: one may be stuck in a connect.
+        let deadline = Date().addingTimeInterval(seconds)
+        while !lock.withLock({ inFlight.isEmpty }), Date() < deadline, !Task.isCancelled {
+            await drained.wait(upTo: deadline.timeIntervalSinceNow)
         }
+        // What the server did not take in time is given up.
+        for task in lock.withLock({ Array(inFlight.values) }) { task.cancel() }
     }
+
+    /// Events dropped because `maxPending` were already waiting.
+    var droppedCount: Int { lock.withLock { dropped } }
 
     private func send(_ event: JSONValue) {
         let key = UUID()
         // Under the lock, so the task's own removal (which takes it too) comes after the insertion.
-        lock.withLock {
+        let full: Bool = lock.withLock {
+            guard inFlight.count < Self.maxPending else {
+                dropped += 1
+                return true
+            }
             inFlight[key] = Task { [api, logger, weak self] in
                 do {
                     try await api.emitEvents([event])
@@ -67,10 +80,20 @@ final class EventEmitter: @unchecked Sendable {
                 }
                 self?.finished(key)
             }
+            return false
+        }
+        if full {
+            logger.debug(
+                "event dropped: \(Self.maxPending) events are already waiting for the server",
+                metadata: ["event": "\(event["event"]?.stringValue ?? "")"])
         }
     }
 
     private func finished(_ key: UUID) {
-        lock.withLock { _ = inFlight.removeValue(forKey: key) }
+        let empty: Bool = lock.withLock {
+            inFlight.removeValue(forKey: key)
+            return inFlight.isEmpty
+        }
+        if empty { drained.fire() }
     }
 }

@@ -31,6 +31,9 @@ extension FlowRunExecutor {
         }
         defer { controlChannel.unregister(flowRunId: run.id) }
 
+        if prepared.reporting == .engine {
+            guard await serverReachableBeforeStart(run, logger: logger) else { return }
+        }
         if await cancelledBeforeStart(run, logger: logger) { return }
         let spec = ChildProcessSpec(
             arguments: prepared.arguments, environment: environment, workingDirectory: workspace.path,
@@ -107,6 +110,8 @@ extension FlowRunExecutor {
         }
         let proposal: StateProposal?
         switch outcome {
+        case .exited(let exit) where HandBack.applies(exit: exit, reporting: reporting, current: current?.currentStateType):
+            proposal = await handBackProposal(for: run, exit: exit, logger: logger)
         case .exited(let exit):
             proposal = FinalStateDecision.afterExit(exit: exit, reporting: reporting, current: current?.currentStateType)
         case .stopped(let reason, let report):
@@ -117,6 +122,40 @@ extension FlowRunExecutor {
         } else if let state = current?.currentStateType {
             await registry.noteState(run.id, state)
         }
+    }
+
+    /// An engine run that ended while still PENDING is handed back, or CRASHED once it was handed
+    /// back `HandBack.limit` times (counted in its state history).
+    func handBackProposal(for run: FlowRun, exit: ProcessExit, logger: Logger) async -> StateProposal {
+        let history = await untilAnswered("read the flow run's history", logger: logger) {
+            try await api.stateHistory(flowRunId: run.id)
+        } ?? []
+        let proposal = HandBack.proposal(exit: exit, previousHandBacks: HandBack.count(in: history), now: Date())
+        if proposal.type == .scheduled {
+            logger.warning("the flow run's process \(exit) before the flow started; handing the run back to run again")
+        }
+        return proposal
+    }
+
+    /// A Prefect engine started while the server cannot be reached fails on its first call. While
+    /// the worker's own last request did not reach the server, it waits before starting one,
+    /// asking `/health` (1 s, doubling up to 10 s), and still honours a cancel or a stop
+    /// meanwhile. False when the run must not start.
+    private func serverReachableBeforeStart(_ run: FlowRun, logger: Logger) async -> Bool {
+        var delay = 1.0
+        var waited = false
+        while !api.reachability.isReachable, !Task.isCancelled {
+            if await cancelledBeforeStart(run, logger: logger) { return false }
+            if await api.isHealthy() { break }
+            if !waited {
+                logger.warning("the Prefect server cannot be reached; waiting for it before starting the flow run's process")
+                waited = true
+            }
+            try? await sleepOnEventLoop(seconds: delay)
+            delay = min(delay * 2, 10)
+        }
+        if waited { logger.notice("the Prefect server answers again; starting the flow run's process") }
+        return true
     }
 
     /// For a command that does not report its own states: propose RUNNING, sleeping on WAIT (a

@@ -31,12 +31,12 @@ extension FlowRunExecutor {
             }
             deployment = answer
             if deployment == nil {
-                throw RunSkipped(
-                    reason: "its deployment \(deploymentId) was deleted",
-                    proposal: StateProposal(type: .cancelled, message: "Deployment \(deploymentId) no longer exists.", force: true))
+                throw RunSkipped(reason: "its deployment \(deploymentId) was deleted", proposal: FinalStateDecision.deploymentDeleted(deploymentId))
             }
         }
-        let flow = try? await api.readFlow(id: run.flowId)
+        // Waited for like the deployment: the flow's name goes into the run's environment, and an
+        // answer now means the server is there when the process starts.
+        let flow = await untilAnswered("read flow \(run.flowId)", logger: logger, { try await api.readFlow(id: run.flowId) }) ?? nil
 
         let values = JobTemplateRenderer.mergeJobVariables(
             deployment: deployment?.jobVariables ?? [:], flowRun: run.jobVariables ?? [:])

@@ -41,6 +41,11 @@ extension FlowRunExecutor {
                 logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
                 await propose(proposal, for: run, logger: logger)
                 ledger.remove(entry.flowRunId)
+            case .handBack:
+                let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
+                logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
+                await propose(proposal, for: run, logger: logger)
+                ledger.remove(entry.flowRunId)
             case .adopt:
                 logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
                 var mine = entry

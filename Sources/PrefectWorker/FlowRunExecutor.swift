@@ -16,21 +16,34 @@ struct FlowRunExecutor: Sendable {
     let logs: LogSinks
     let events: EventEmitter
     let metrics: WorkerMetrics
+    /// Runs whose claims were refused lately, left alone for a while.
+    let claimPauses: ClaimPauses
     let logger: Logger
 
-    /// `claimDecided` is told whether the claim was won, before the run is prepared.
-    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async {
+    /// `claimDecided` is told whether the claim was won, before the run is prepared. Returns
+    /// whether it was won: a run was started (or at least held) and its slot is now free again.
+    @discardableResult
+    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async -> Bool {
         let run = scheduled.flowRun
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(run.id)"
         logger[metadataKey: "flow_run_name"] = "\(run.name)"
         if let deploymentId = run.deploymentId { logger[metadataKey: "deployment_id"] = "\(deploymentId)" }
 
-        let won = await claim(run, logger: logger)
-        await claimDecided(won)
-        guard won else {
+        let outcome = await claim(run, logger: logger)
+        await claimDecided(outcome == .won)
+        switch outcome {
+        case .won:
+            claimPauses.forget(run.id)
+        case .refused(let serverDelay):
             metrics.claimAborted()
-            return
+            let pause = claimPauses.refused(run.id, serverDelay: serverDelay)
+            logger.debug("not proposing this flow run again for \(Int(pause)) s")
+            return false
+        case .deploymentMissing:
+            metrics.claimAborted()
+            await endRunOfDeletedDeployment(run, logger: logger)
+            return false
         }
         let claimedAt = ContinuousClock.now
         metrics.runClaimed()
@@ -41,6 +54,25 @@ struct FlowRunExecutor: Sendable {
         await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
+        return true
+    }
+
+    /// A run whose claim was aborted because its deployment is gone can never be claimed by
+    /// anyone: once a read of the deployment confirms it (404), the run is ended for good,
+    /// CANCELLED with Prefect's worker's message. A deployment that is there after all (the abort
+    /// raced with its re-creation) only pauses the run like any refused claim.
+    private func endRunOfDeletedDeployment(_ run: FlowRun, logger: Logger) async {
+        guard let deploymentId = run.deploymentId,
+            let read = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
+                try await api.readDeployment(id: deploymentId).map { _ in true } ?? false
+            }), !read
+        else {
+            claimPauses.refused(run.id)
+            return
+        }
+        logger.error("deployment \(deploymentId) no longer exists; cancelling the flow run")
+        await propose(FinalStateDecision.deploymentDeleted(deploymentId), for: run, logger: logger)
+        claimPauses.forget(run.id)
     }
 
     /// This worker process's start time: with its pid, what tells its ledger entries from those of
@@ -95,10 +127,18 @@ struct FlowRunExecutor: Sendable {
 
     // MARK: - Claim
 
-    /// Proposes PENDING/"Pending"; true only when the server gave the run to this worker. The claim
-    /// is never re-sent blindly: when an answer is lost, the run is read back first, and the claim is
-    /// proposed again (same transition id) only while the run is still SCHEDULED.
-    private func claim(_ run: FlowRun, logger: Logger) async -> Bool {
+    /// How a claim ended.
+    enum ClaimOutcome: Equatable {
+        case won
+        /// Not ours (another worker has it, or a server rule said no); `serverDelay` is a WAIT's delay.
+        case refused(serverDelay: Double?)
+        case deploymentMissing
+    }
+
+    /// Proposes PENDING/"Pending"; `.won` only when the server gave the run to this worker. The
+    /// claim is never re-sent blindly: when an answer is lost, the run is read back first, and the
+    /// claim is proposed again (same transition id) only while the run is still SCHEDULED.
+    private func claim(_ run: FlowRun, logger: Logger) async -> ClaimOutcome {
         let transitionId = UUID().uuidString.lowercased()
         var attempt = 0
         while !Task.isCancelled {
@@ -106,10 +146,13 @@ struct FlowRunExecutor: Sendable {
                 let answer = try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
-                    return true
+                    return .won
                 case .skip(let reason):
                     logger.info("flow run not claimed: \(reason)")
-                    return false
+                    return .refused(serverDelay: answer.status == .wait ? answer.details?.delaySeconds : nil)
+                case .deploymentMissing:
+                    logger.notice("flow run not claimed: the server says its deployment was not found")
+                    return .deploymentMissing
                 case .restorePrevious:
                     return await claimLandedOnScheduledRun(run, claimedWith: transitionId, logger: logger)
                 }
@@ -117,43 +160,43 @@ struct FlowRunExecutor: Sendable {
                 attempt += 1
                 logger.warning("claim not answered (attempt \(attempt)); reading the run back before trying again: \(error)")
                 try? await Task.sleep(nanoseconds: UInt64(min(10, 0.5 * Double(attempt)) * 1_000_000_000))
-                guard !(await registry.isStopping) else { return false }
+                guard !(await registry.isStopping) else { return .refused(serverDelay: nil) }
                 guard let current = await untilAnswered("read the flow run", logger: logger, { try await api.readFlowRun(id: run.id) })
-                else { return false }
+                else { return .refused(serverDelay: nil) }
                 switch ClaimDecision.afterUnansweredClaim(current: current.state, transitionId: transitionId) {
                 case .launch:
-                    return true
+                    return .won
                 case .restorePrevious:
                     return await claimLandedOnScheduledRun(run, claimedWith: transitionId, logger: logger)
                 case .proposeAgain:
                     continue
                 case .skip(let reason):
                     logger.info("flow run not claimed: \(reason)")
-                    return false
+                    return .refused(serverDelay: nil)
                 }
             } catch {
                 logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
-                return false
+                return .refused(serverDelay: nil)
             }
         }
-        return false
+        return .refused(serverDelay: nil)
     }
 
     /// Our accepted PENDING carries no scheduled time, so the run was probably not SCHEDULED when the
     /// claim landed (a stale poll result: another worker had already run it). The history decides:
     /// if the state before ours was SCHEDULED after all, the run is ours (true); otherwise the state
     /// it had is put back, so the run is neither run twice nor left PENDING (false).
-    private func claimLandedOnScheduledRun(_ run: FlowRun, claimedWith transitionId: String, logger: Logger) async -> Bool {
+    private func claimLandedOnScheduledRun(_ run: FlowRun, claimedWith transitionId: String, logger: Logger) async -> ClaimOutcome {
         guard let history = await untilAnswered("read the flow run's history", logger: logger, {
             try await api.stateHistory(flowRunId: run.id)
         }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
             logger.error("claimed a run whose previous state cannot be found; not starting it")
-            return false
+            return .refused(serverDelay: nil)
         }
-        if previous.type == .scheduled { return true }
+        if previous.type == .scheduled { return .won }
         logger.warning("claim landed on a run that had already left SCHEDULED (stale poll); restoring its \(previous.name) state")
         await propose(previous, for: run, logger: logger)
-        return false
+        return .refused(serverDelay: nil)
     }
 
     // MARK: - Final state

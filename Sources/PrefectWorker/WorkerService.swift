@@ -72,10 +72,16 @@ public struct WorkerService: Service {
             try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil))
         }
         let cache = WorkPoolCache(pool)
+        let pollWake = WakeSignal()
+        let watch = CredentialWatch(credentials: configuration.api.credentialKind) { pollWake.fire() }
+        // Registered: from here on the server being busy or away never ends the worker (README,
+        // "When the server is busy or away"); the first heartbeat is retried like every other.
         try await cancelWhenGracefulShutdown {
-            try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
+            while !(await heartbeat(registrar: registrar, cache: cache, watch: watch)) {
+                if let reason = watch.fatalReason { throw WorkerError.credentialsRefused(reason) }
+                try await sleepOnEventLoop(seconds: configuration.heartbeatSeconds)
+            }
         }
-        health.heartbeatSucceeded()
         let events = EventEmitter(api: api, logger: logger)
         events.workerStarted(WorkerEvents(
             workerName: configuration.workerName, poolId: pool.id, poolName: configuration.poolName, version: PrefectWorkerVersion.current))
@@ -97,14 +103,14 @@ public struct WorkerService: Service {
         let ledger = configuration.stateDirectory.flatMap {
             RunLedger(stateDirectory: "\($0)/pools/\(Self.fileName(configuration.poolName))", logger: logger)
         }
+        let claimPauses = ClaimPauses()
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            ledger: ledger, logs: logs, events: events, metrics: metrics, logger: logger)
-        let pollWake = WakeSignal()
+            ledger: ledger, logs: logs, events: events, metrics: metrics, claimPauses: claimPauses, logger: logger)
         let cancelWake = WakeSignal()
         await withTaskGroup(of: Void.self) { loops in
-            loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache) }
-            loops.addTask { await cancellationLoop(registry: registry, wake: cancelWake) }
+            loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache, watch: watch) }
+            loops.addTask { await cancellationLoop(registry: registry, wake: cancelWake, watch: watch) }
             if configuration.useEventStream && !configuration.runOnce {
                 loops.addTask { await eventStreamLoop(cache: cache, pollWake: pollWake, cancelWake: cancelWake) }
             }
@@ -129,22 +135,28 @@ public struct WorkerService: Service {
                 }
                 // A stop that arrived before the first poll claims nothing.
                 let cadence = configuration.pollCadence
-                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled && watch.fatalReason == nil {
                     let streamSubscribed = health.isEventStreamSubscribed
-                    let (due, nextClaimAt) = cadence.split(
-                        await poll(slots: slots, lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed)),
-                        now: Date())
-                    for scheduled in due {
+                    let polled = await cancelWhenGracefulShutdown {
+                        await poll(
+                            slots: slots, pauses: claimPauses, watch: watch,
+                            lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed))
+                    }
+                    let (due, nextClaimAt) = cadence.split(polled, now: Date())
+                    for scheduled in due where !claimPauses.isPaused(scheduled.flowRun.id) {
                         let id = scheduled.flowRun.id
                         guard await slots.reserve(id) else { continue }
                         runs.addTask {
-                            await executor.execute(scheduled) { won in
-                                await slots.settle(won: won)
-                                if !won { pollWake.fire() }  // its place in a --max-runs quota is free again
-                            }
+                            let won = await executor.execute(scheduled) { won in await slots.settle(won: won) }
                             await slots.release(id)
-                            // A free slot takes the next due run now, not at the next interval.
-                            pollWake.fire()
+                            if won {
+                                // A free slot takes the next due run now, not at the next interval.
+                                pollWake.fire()
+                            } else {
+                                // A lost claim frees a slot (and its place in a --max-runs quota)
+                                // too, but polls at once never loop: one poll per interval at most.
+                                pollWake.fire(after: cadence.querySeconds)
+                            }
                         }
                     }
                     if configuration.runOnce { break }
@@ -157,15 +169,19 @@ public struct WorkerService: Service {
                         await idleExitDeadline(slots: slots).map { max(0, $0.timeIntervalSinceNow) } ?? .infinity)
                     await cancelWhenGracefulShutdown { await pollWake.wait(upTo: wait) }
                 }
+                if let reason = watch.fatalReason {
+                    logger.critical("\(reason); stopping")
+                }
                 let inFlight = await slots.count
                 if inFlight > 0 {
                     logger.notice(
                         "stopped claiming; waiting for \(inFlight) flow run(s) in flight to finish",
                         metadata: ["drain_seconds": "\(configuration.drainSeconds)"])
                     loops.addTask {
-                        // A stop signal bounds the wait by the drain deadline; --run-once and the
-                        // ephemeral modes wait for their runs however long they take.
-                        try? await gracefulShutdown()
+                        // A stop signal (or refused credentials) bounds the wait by the drain
+                        // deadline; --run-once and the ephemeral modes wait for their runs however
+                        // long they take.
+                        if watch.fatalReason == nil { try? await gracefulShutdown() }
                         if !Task.isCancelled { await enforceDrainDeadline(registry: registry) }
                     }
                 }
@@ -173,6 +189,7 @@ public struct WorkerService: Service {
             loops.cancelAll()
         }
         await events.workerStopped()
+        if let reason = watch.fatalReason { throw WorkerError.credentialsRefused(reason) }
         logger.info("worker stopped")
     }
 
@@ -228,8 +245,11 @@ public struct WorkerService: Service {
 
     private var heartbeatInterval: Int { max(1, Int(configuration.heartbeatSeconds.rounded())) }
 
-    /// One poll: the runs due before now + prefetch (+ lookahead), at most as many as there are free slots.
-    private func poll(slots: RunSlots, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
+    /// One poll: the runs due before now + prefetch (+ lookahead), at most as many as there are free
+    /// slots, plus as many as are paused after refused claims (the server returns the oldest first,
+    /// so paused runs must not crowd out the others). Retried while the server is busy or away,
+    /// never waiting longer than the poll interval between attempts.
+    private func poll(slots: RunSlots, pauses: ClaimPauses, watch: CredentialWatch, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
         guard let plan = PollPlan.make(
             now: Date(), prefetchSeconds: configuration.prefetchSeconds + lookaheadSeconds, limit: await slots.capacity,
             inFlight: 0)
@@ -240,12 +260,15 @@ public struct WorkerService: Service {
         do {
             let runs = try await api.scheduledFlowRuns(
                 pool: configuration.poolName, queues: configuration.workQueues, scheduledBefore: plan.scheduledBefore,
-                limit: plan.limit)
+                limit: plan.limit.map { $0 + min(pauses.pausedCount(), 100) },
+                retry: .periodic(every: configuration.pollCadence.querySeconds))
+            watch.answered()
             health.pollSucceeded()
             return runs
         } catch is CancellationError {
             return []
         } catch {
+            watch.failed(error)
             logger.warning("poll failed: \(error)")
             return []
         }
@@ -269,7 +292,7 @@ public struct WorkerService: Service {
     /// in any case, one request asks which of the runs in flight are CANCELLING, and wakes their
     /// executors (protocol doc 2.6: the pool-independent, id-restricted filter). With nothing in
     /// flight it sleeps.
-    private func cancellationLoop(registry: RunRegistry, wake: WakeSignal) async {
+    private func cancellationLoop(registry: RunRegistry, wake: WakeSignal, watch: CredentialWatch) async {
         let cadence = configuration.pollCadence
         while !Task.isCancelled {
             if await registry.ids.isEmpty {
@@ -281,31 +304,57 @@ public struct WorkerService: Service {
             if Task.isCancelled { return }
             guard !ids.isEmpty else { continue }
             do {
-                for run in try await api.cancellingFlowRuns(ids: ids) where await registry.requestCancel(run.id) {
+                let cancelling = try await api.cancellingFlowRuns(
+                    ids: ids, retry: .periodic(every: cadence.interval(streamSubscribed: health.isEventStreamSubscribed)))
+                watch.answered()
+                for run in cancelling where await registry.requestCancel(run.id) {
                     logger.notice("flow run is CANCELLING", metadata: ["flow_run_id": "\(run.id)", "flow_run_name": "\(run.name)"])
                 }
             } catch is CancellationError {
                 return
             } catch {
+                watch.failed(error)
                 logger.warning("could not check for cancellations: \(error)")
             }
         }
     }
 
     /// Heartbeat, then refresh the pool (its template, and re-create or repair it if needed).
-    private func heartbeatLoop(registrar: WorkPoolRegistrar, cache: WorkPoolCache) async {
+    private func heartbeatLoop(registrar: WorkPoolRegistrar, cache: WorkPoolCache, watch: CredentialWatch) async {
         while !Task.isCancelled {
             try? await sleepOnEventLoop(seconds: configuration.heartbeatSeconds)
             if Task.isCancelled { return }
+            guard await heartbeat(registrar: registrar, cache: cache, watch: watch) else { continue }
             do {
-                try await api.sendHeartbeat(pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval)
-                health.heartbeatSucceeded()
                 await cache.update(try await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)))
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("heartbeat failed: \(error)")
+                logger.warning("could not refresh the work pool: \(error)")
             }
+        }
+    }
+
+    /// One heartbeat, retried while the server is busy or away (never waiting longer than the
+    /// heartbeat interval between attempts); false when it failed for a reason a retry cannot fix.
+    /// A pool that is gone (404) is re-created (or found) right away, so the next one lands.
+    private func heartbeat(registrar: WorkPoolRegistrar, cache: WorkPoolCache, watch: CredentialWatch) async -> Bool {
+        do {
+            try await api.sendHeartbeat(
+                pool: configuration.poolName, worker: configuration.workerName, intervalSeconds: heartbeatInterval,
+                retry: .periodic(every: configuration.heartbeatSeconds))
+            watch.answered()
+            health.heartbeatSucceeded()
+            return true
+        } catch is CancellationError {
+            return false
+        } catch {
+            watch.failed(error)
+            logger.warning("heartbeat failed: \(error)")
+            if (error as? PrefectAPIError)?.status == 404, let pool = try? await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)) {
+                await cache.update(pool)
+            }
+            return false
         }
     }
 

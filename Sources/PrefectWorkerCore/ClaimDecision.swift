@@ -7,6 +7,9 @@ public enum ClaimDecision: Equatable, Sendable {
     /// had already run it, and the server accepts PENDING after a terminal state). Not ours: put
     /// the run's previous state back, and do not launch.
     case restorePrevious
+    /// The server aborted the claim because the run's deployment no longer exists: nobody can
+    /// ever claim it (see `FlowRunExecutor.endRunOfDeletedDeployment`).
+    case deploymentMissing
 
     /// `transitionId` is the one the claim was sent with: when a retried claim is rejected as
     /// "already made this transition", the first attempt did land, and the run is ours.
@@ -20,6 +23,8 @@ public enum ClaimDecision: Equatable, Sendable {
             } else {
                 self = .skip(reason: "server accepted but moved the run to \(answer.state!.type.rawValue)")
             }
+        case .abort where answer.details?.reason?.hasPrefix(Self.deploymentNotFound) ?? false:
+            self = .deploymentMissing
         case .abort:
             self = .skip(reason: "aborted: \(answer.details?.reason ?? "no reason given")")
         case .reject where answer.state?.type == .pending && answer.state?.stateDetails?.transitionId == transitionId:
@@ -34,6 +39,9 @@ public enum ClaimDecision: Equatable, Sendable {
 }
 
 extension ClaimDecision {
+    /// How the server's deployment concurrency rule words an ABORT for a deleted deployment.
+    static let deploymentNotFound = "Deployment not found"
+
     /// After a claim went unanswered (5xx, connection lost), the run as read back decides: ours if
     /// PENDING with our transition id (the claim landed), still claimable if SCHEDULED (propose
     /// again, same transition id), anything else means another worker or a user has it.

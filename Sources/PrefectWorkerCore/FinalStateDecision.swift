@@ -33,6 +33,11 @@ public enum FinalStateDecision {
         }
     }
 
+    /// A run whose deployment was deleted: nobody can run it. Prefect's worker's words.
+    public static func deploymentDeleted(_ deploymentId: String) -> StateProposal {
+        StateProposal(type: .cancelled, message: "Deployment \(deploymentId) no longer exists, cancelled run.", force: true)
+    }
+
     /// The state a run gets when its command could not be started at all.
     public static func spawnFailed(_ reason: String) -> StateProposal {
         StateProposal(type: .crashed, message: "Flow run could not start: \(reason)")

@@ -51,6 +51,9 @@ public enum RecoveryDecision: Equatable, Sendable {
     case adopt
     /// Propose this state, then drop the entry.
     case report(StateProposal)
+    /// The engine's process is gone and the run is still PENDING: none of its code ran, so it is
+    /// handed back (`HandBack`, which counts the earlier hand-backs), then the entry is dropped.
+    case handBack
 
     /// - Parameters:
     ///   - writerAlive: the worker process that wrote the entry is still running.
@@ -84,6 +87,7 @@ public enum RecoveryDecision: Equatable, Sendable {
                     force: true))
             }
             if current == .scheduled || current == .paused { return .forget }
+            if current == .pending, entry.reporting == StateReporting.engine.rawValue { return .handBack }
             return .report(StateProposal(
                 type: .crashed,
                 message: "Worker restarted; the flow run's process (pid \(entry.pid.map(String.init) ?? "?")) had exited "

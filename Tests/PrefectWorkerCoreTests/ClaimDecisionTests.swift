@@ -43,6 +43,14 @@ private let claimCases: [ClaimCase] = [
         }
     }
 
+    @Test func anAbortForAMissingDeploymentIsToldApart() {
+        #expect(ClaimDecision(answer: .init(status: .abort, details: .init(reason: "Deployment not found.")), transitionId: ours)
+            == .deploymentMissing)
+        #expect(ClaimDecision(
+            answer: .init(status: .abort, details: .init(reason: "The deployment concurrency limit is 0. The flow will deadlock if submitted again.")),
+            transitionId: ours) == .skip(reason: "aborted: The deployment concurrency limit is 0. The flow will deadlock if submitted again."))
+    }
+
     @Test func skipReasonsNameWhatHappened() {
         #expect(ClaimDecision(answer: .init(status: .abort, details: .init(reason: "gone")), transitionId: ours)
             == .skip(reason: "aborted: gone"))

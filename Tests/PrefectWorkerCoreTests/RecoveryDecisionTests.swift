@@ -5,16 +5,28 @@ import Testing
 @Suite struct RecoveryDecisionTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func entry(_ phase: LedgerEntry.Phase) -> LedgerEntry {
+    func entry(_ phase: LedgerEntry.Phase, reporting: StateReporting = .worker) -> LedgerEntry {
         LedgerEntry(
             flowRunId: "r1", flowRunName: "happy-run", workerName: "w", workerPid: 4242, workerStartTime: 7, phase: phase,
-            pid: phase == .running ? 5151 : nil, pidStartTime: phase == .running ? 9 : nil, reporting: .worker, updated: now)
+            pid: phase == .running ? 5151 : nil, pidStartTime: phase == .running ? 9 : nil, reporting: reporting, updated: now)
     }
 
-    func decide(_ phase: LedgerEntry.Phase, writerAlive: Bool = false, processAlive: Bool = false, current: StateType?)
-        -> RecoveryDecision
-    {
-        RecoveryDecision.decide(entry: entry(phase), writerAlive: writerAlive, processAlive: processAlive, current: current, now: now)
+    func decide(
+        _ phase: LedgerEntry.Phase, writerAlive: Bool = false, processAlive: Bool = false, current: StateType?,
+        reporting: StateReporting = .worker
+    ) -> RecoveryDecision {
+        RecoveryDecision.decide(
+            entry: entry(phase, reporting: reporting), writerAlive: writerAlive, processAlive: processAlive, current: current, now: now)
+    }
+
+    @Test func aVanishedEngineOfAPendingRunIsHandedBack() {
+        #expect(decide(.running, current: .pending, reporting: .engine) == .handBack)
+        // An engine that reached RUNNING ran the flow's code: that is a crash.
+        guard case .report(let proposal) = decide(.running, current: .running, reporting: .engine) else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == .crashed)
     }
 
     @Test(arguments: [LedgerEntry.Phase.claimed, .running])

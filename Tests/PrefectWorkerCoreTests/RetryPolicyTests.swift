@@ -66,4 +66,16 @@ import Testing
         #expect(RetryPolicy.parseRetryAfter("soon") == nil)
         #expect(RetryPolicy.parseRetryAfter(nil) == nil)
     }
+
+    @Test func periodicCallsRetryForeverNeverLongerThanTheirPeriod() throws {
+        let policy = RetryPolicy.periodic(every: 2)
+        for retry in [1, 5, 50, 10_000] {
+            let delay = try #require(policy.delay(beforeRetry: retry, after: .status(503), random: 1))
+            #expect(delay <= 2)
+        }
+        #expect(policy.delay(beforeRetry: 3, after: .status(429), retryAfter: 120, random: 0) == 2)
+        #expect(policy.delay(beforeRetry: 1, after: .status(401), random: 0) == nil)
+        #expect(policy.delay(beforeRetry: 1, after: .status(404), random: 0) == nil)
+        #expect(RetryPolicy.periodic(every: 30).delay(beforeRetry: 1, after: .connection, random: 0.5) == 0.5)
+    }
 }

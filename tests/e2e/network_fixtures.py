@@ -1,5 +1,6 @@
 """Network middlemen for end-to-end tests: a throwaway certificate authority, a TLS-terminating
-relay in front of the plain Prefect server, and an HTTP forward proxy (CONNECT and absolute-form).
+relay in front of the plain Prefect server, an HTTP forward proxy (CONNECT and absolute-form), and a
+fault-injecting reverse proxy (503 answers, going down and up, a cut after a given request).
 
 Each middleman runs an asyncio event loop in a daemon thread, listens on 127.0.0.1 on a port the
 kernel picks, only ever connects to 127.0.0.1, and counts what it saw so a test can assert on it.
@@ -12,7 +13,9 @@ import datetime as dt
 import ipaddress
 import ssl
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -422,3 +425,329 @@ class ForwardProxy(_LoopService):
                     if trailer == b"\r\n":
                         return
             await cls._copy_exactly(reader, writer, size + 2)  # the data and its CRLF
+
+
+RequestPredicate = Callable[[str, str], bool]  # (method, path) -> whether it applies
+
+
+def _head_fields(head: bytes) -> tuple[str, list[str], dict[str, str]]:
+    """Splits an HTTP head into its first line, its header lines, and the fields by lower-case name."""
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [line for line in lines[1:] if line]
+    fields = {}
+    for line in headers:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return lines[0], headers, fields
+
+
+def _without(headers: list[str], *names: str) -> list[str]:
+    """The header lines whose field name is none of `names` (lower case)."""
+    return [line for line in headers if line.partition(":")[0].strip().lower() not in names]
+
+
+async def _read_body(reader: asyncio.StreamReader, fields: dict[str, str]) -> bytes:
+    """The request body as it came (chunk framing kept), by Transfer-Encoding or Content-Length."""
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            body += size_line
+            size = int(size_line.split(b";")[0].strip(), 16)
+            if size == 0:
+                while True:  # trailers, then the blank line
+                    trailer = await reader.readuntil(b"\r\n")
+                    body += trailer
+                    if trailer == b"\r\n":
+                        return bytes(body)
+            body += await reader.readexactly(size + 2)  # the data and its CRLF
+    length = fields.get("content-length", "").strip()
+    return await reader.readexactly(int(length)) if length else b""
+
+
+class FaultGateway(_LoopService):
+    """A reverse proxy on 127.0.0.1:<port> in front of the Prefect server at 127.0.0.1:`target_port`,
+    with faults a test switches while it runs, to play a busy or vanished server.
+
+    Every connection carries one request and is closed after its answer (the answers say
+    `Connection: close`; HTTP clients reconnect on their own). By mode:
+    - passing (the start, and after `pass_through()`): the request goes to the server on a new
+      connection with `Connection: close`, and the server's whole answer comes back with
+      `Connection: close` (502 when the server refuses the connection). A WebSocket upgrade is
+      forwarded as is; the server's answer head comes back and then bytes are relayed both ways.
+    - `answer_503(predicate)`: the requests `predicate(method, path)` accepts (all without one) get
+      503 with a JSON body, after their body was read; the others pass.
+    - `go_down()` / `come_up()`: stops listening on the port (new connections are refused) and
+      drops every open connection and relay / listens on the same port again.
+    - `cut_after(predicate)`: the first passed request `predicate` accepts gets its answer, and then
+      the gateway goes down; requests that arrive meanwhile on other connections are not forwarded
+      (their connection is closed without an answer). `wait_cut()` waits for it.
+    The path a predicate sees is the request target as sent (the query string included).
+
+    Every request is recorded as (time.monotonic() when its head arrived, method, path, outcome),
+    the outcome being the status the client got, or None when it got none (dropped by a cut or by
+    going down, or still in flight)."""
+
+    SERVICE_UNAVAILABLE_BODY = b'{"detail":"Service Unavailable"}'
+
+    def __init__(self, target_port: int):
+        super().__init__(f"fault-gateway->{target_port}")
+        self.target_port = target_port
+        self._records: list[list] = []  # [time, method, path, outcome], outcome filled in later
+        self._answer_503 = False
+        self._503_predicate: RequestPredicate | None = None
+        self._cut_predicate: RequestPredicate | None = None
+        self._cut = threading.Event()
+        self._down = False
+        self._refusing = False  # down, or a cut claimed its request: forward nothing more
+        self._generation = 0  # counts the times the gateway went down
+
+    @property
+    def url(self) -> str:
+        """The Prefect API URL through the gateway: http://127.0.0.1:<port>/api."""
+        return f"http://{LOOPBACK}:{self.port}/api"
+
+    @property
+    def is_down(self) -> bool:
+        with self._lock:
+            return self._down
+
+    # --- faults, switched from the test's thread ---
+
+    def pass_through(self):
+        """Passes every request again: ends 503 answers and disarms a cut not yet made. (It does
+        not listen again after `go_down()` or a cut: that is `come_up()`.)"""
+        with self._lock:
+            self._answer_503, self._503_predicate = False, None
+            self._cut_predicate = None
+
+    def answer_503(self, predicate: RequestPredicate | None = None):
+        """Answers 503 Service Unavailable to every request, or to those `predicate(method, path)`
+        accepts (the others pass)."""
+        with self._lock:
+            self._answer_503, self._503_predicate = True, predicate
+
+    def cut_after(self, predicate: RequestPredicate):
+        """Arms a one-shot cut: the first passed request `predicate(method, path)` accepts gets its
+        answer, then the gateway goes down as with `go_down()`."""
+        with self._lock:
+            self._cut_predicate = predicate
+            self._cut.clear()
+
+    def wait_cut(self, timeout: float = 30.0):
+        """Waits until the armed cut happened (the gateway is down by then); AssertionError after
+        `timeout` seconds."""
+        if not self._cut.wait(timeout):
+            raise AssertionError(f"{self.name}: no request matched the cut within {timeout} s")
+
+    def go_down(self):
+        """Stops listening (connections to the port are refused) and drops every open connection."""
+        asyncio.run_coroutine_threadsafe(self._take_down(), self._loop).result(10)
+
+    def come_up(self):
+        """Listens again, on the same port, and passes requests as the mode says."""
+        asyncio.run_coroutine_threadsafe(self._bring_up(), self._loop).result(10)
+
+    # --- records ---
+
+    def requests(self) -> list[tuple[float, str, str, int | None]]:
+        """Every request so far, in arrival order: (monotonic time, method, path, outcome)."""
+        with self._lock:
+            return [tuple(record) for record in self._records]
+
+    def count(self, method: str | None = None, path_contains: str | None = None,
+              since: float | None = None, outcome: int | None = None) -> int:
+        """How many requests with this method, a path containing this, arrived at or after this
+        monotonic time and got this status (each criterion left None matches everything)."""
+        return len(self._matching(method, path_contains, since, outcome))
+
+    def times(self, method: str | None = None, path_contains: str | None = None) -> list[float]:
+        """The monotonic arrival times of the matching requests, in order."""
+        return [record[0] for record in self._matching(method, path_contains, None, None)]
+
+    def clear(self):
+        """Forgets the requests recorded so far."""
+        with self._lock:
+            self._records.clear()
+
+    def _matching(self, method, path_contains, since, outcome) -> list[tuple]:
+        return [record for record in self.requests()
+                if (method is None or record[1].upper() == method.upper())
+                and (path_contains is None or path_contains in record[2])
+                and (since is None or record[0] >= since)
+                and (outcome is None or record[3] == outcome)]
+
+    def _record(self, method: str, path: str) -> list:
+        record = [time.monotonic(), method, path, None]
+        with self._lock:
+            self._records.append(record)
+        return record
+
+    def _settle(self, record: list, outcome: int):
+        with self._lock:
+            record[3] = outcome
+
+    # --- on the loop ---
+
+    async def _take_down(self, spare: asyncio.Task | None = None):
+        """Closes the listening socket and cancels every connection task but `spare`."""
+        with self._lock:
+            self._down = self._refusing = True
+            self._generation += 1
+        if self._server is not None:
+            self._server.close()  # closes the listening socket at once; connections are ours to end
+        tasks = [task for task in self._tasks if task is not spare]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _bring_up(self):
+        with self._lock:
+            if not self._down:
+                return
+        self._server = await asyncio.start_server(self._accepted, LOOPBACK, self.port, reuse_address=True)
+        with self._lock:
+            self._down = self._refusing = False
+
+    async def _accepted(self, reader, writer):
+        try:
+            await super()._accepted(reader, writer)
+        except asyncio.CancelledError:
+            pass  # dropped by going down: Python 3.11's start_server would log a cancelled handler
+
+    def _decide(self, method: str, path: str, generation: int) -> str:
+        """"refuse" (forward nothing more), "503", "cut" (pass, then go down) or "pass"."""
+        with self._lock:
+            refusing = self._refusing or generation != self._generation
+            answer_503, predicate_503, predicate_cut = self._answer_503, self._503_predicate, self._cut_predicate
+        if refusing:
+            return "refuse"
+        if answer_503 and (predicate_503 is None or predicate_503(method, path)):
+            return "503"
+        matched = predicate_cut is not None and predicate_cut(method, path)  # outside the lock: user code
+        with self._lock:  # checked again: another connection may have claimed the cut meanwhile
+            if self._refusing or generation != self._generation:
+                return "refuse"
+            if matched and self._cut_predicate is predicate_cut:
+                self._cut_predicate = None
+                self._refusing = True
+                return "cut"
+        return "pass"
+
+    async def _serve(self, reader, writer):
+        with self._lock:
+            generation = self._generation
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return  # closed without a request
+        first_line, headers, fields = _head_fields(head)
+        parts = first_line.split(" ")
+        if len(parts) != 3:
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            return
+        method, path, version = parts
+        record = self._record(method, path)
+        if "100-continue" in fields.get("expect", "").lower():
+            writer.write(f"{version} 100 Continue\r\n\r\n".encode("latin-1"))  # or the client waits for it
+            await writer.drain()
+            headers = _without(headers, "expect")
+        body = await _read_body(reader, fields)
+
+        decision = self._decide(method, path, generation)
+        if decision == "refuse":
+            return  # closed without an answer, as a vanished server's connection would be
+        if decision == "503":
+            await self._answer(writer, record, 503, "Service Unavailable", self.SERVICE_UNAVAILABLE_BODY)
+            return
+        try:
+            if "upgrade" in fields:
+                await self._upgrade(reader, writer, record, head + body, decision == "cut")
+            else:
+                request = "\r\n".join([first_line, *_without(headers, "connection", "keep-alive"),
+                                       "Connection: close", "", ""]).encode("latin-1") + body
+                await self._forward(writer, record, request)
+        finally:
+            if decision == "cut":  # after the answer was written, or when its request failed
+                await self._cut_now()
+
+    async def _cut_now(self):
+        """Goes down, sparing the connection that made the cut (it ends when its answer is out)."""
+        try:
+            await self._take_down(spare=asyncio.current_task())
+        finally:
+            self._cut.set()
+
+    async def _answer(self, writer, record: list, status: int, reason: str, body: bytes = b"",
+                      content_type: str = "application/json"):
+        self._settle(record, status)  # first: a test that reads the records once it has its answer sees it
+        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
+        await writer.drain()
+
+    async def _open_upstream(self, writer, record: list):
+        """A new connection to the server, or None after answering 502 when it refuses."""
+        try:
+            return await asyncio.open_connection(LOOPBACK, self.target_port)
+        except OSError:
+            await self._answer(writer, record, 502, "Bad Gateway", b'{"detail":"Bad Gateway"}')
+            return None
+
+    async def _forward(self, writer, record: list, request: bytes):
+        """One request to the server on its own connection; its whole answer, `Connection: close`."""
+        upstream = await self._open_upstream(writer, record)
+        if upstream is None:
+            return
+        up_reader, up_writer = upstream
+        answer = bytearray()
+        try:
+            up_writer.write(request)
+            await up_writer.drain()
+            while data := await up_reader.read(65536):
+                answer += data
+        except (OSError, ConnectionError):
+            pass  # keep what came: a whole head is still an answer
+        finally:
+            await _close(up_writer)
+        head_end = answer.find(b"\r\n\r\n")
+        status = self._status(answer[:head_end]) if head_end >= 0 else None
+        if status is None:
+            await self._answer(writer, record, 502, "Bad Gateway", b'{"detail":"Bad Gateway"}')
+            return
+        status_line, headers, _ = _head_fields(bytes(answer[:head_end + 4]))
+        head = "\r\n".join([status_line, *_without(headers, "connection", "keep-alive"),
+                            "Connection: close", "", ""]).encode("latin-1")
+        self._settle(record, status)
+        writer.write(head + answer[head_end + 4:])
+        await writer.drain()
+
+    async def _upgrade(self, reader, writer, record: list, request: bytes, cut: bool):
+        """A WebSocket: the request as is, the server's answer head, then bytes both ways."""
+        upstream = await self._open_upstream(writer, record)
+        if upstream is None:
+            return
+        up_reader, up_writer = upstream
+        try:
+            up_writer.write(request)
+            await up_writer.drain()
+            head = await up_reader.readuntil(b"\r\n\r\n")
+        except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            await _close(up_writer)
+            await self._answer(writer, record, 502, "Bad Gateway", b'{"detail":"Bad Gateway"}')
+            return
+        self._settle(record, self._status(head) or 502)
+        writer.write(head)
+        await writer.drain()
+        if cut:
+            await _close(up_writer)  # the cut follows in _serve
+            return
+        await _relay((reader, writer), upstream)
+
+    @staticmethod
+    def _status(head: bytes) -> int | None:
+        """The status code of an HTTP answer head ("HTTP/1.1 200 OK ..."), None when it is none."""
+        parts = bytes(head).split(b"\r\n", 1)[0].split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            return None
+        return int(parts[1])

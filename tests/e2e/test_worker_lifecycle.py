@@ -113,5 +113,15 @@ def test_basic_auth_server_accepts_the_auth_string_and_rejects_a_wrong_one(tmp_p
         assert bad.process.wait(timeout=30) == 1
         assert "401" in bad.output() and "Unauthorized" in bad.output()
         assert good.process.poll() is None
+
+        # Credentials accepted once, then refused (the server's auth string was rotated): the
+        # worker retries a few times, then exits 1 with one line naming the setting.
+        server.stop()
+        server.auth_string = "admin:rotated"
+        server.start()
+        assert good.process.wait(timeout=60) == 1
+        last = good.output().strip().splitlines()[-1]
+        assert last.startswith("prefect-worker: error: the Prefect server refused the worker's credentials 3 times in a row"), last
+        assert "HTTP 401" in last and "PREFECT_API_AUTH_STRING" in last, last
     finally:
         server.stop()

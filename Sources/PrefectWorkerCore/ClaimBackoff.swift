@@ -1,0 +1,69 @@
+import Foundation
+
+/// Which runs this worker leaves alone for a while because their last claim was refused (ABORT,
+/// REJECT, WAIT, or taken by another worker). A run the server will never let anyone claim (a
+/// deployment concurrency limit of 0, say) stays SCHEDULED and comes back in every poll; without
+/// this the worker would propose PENDING for it in a loop. The pause grows with each refusal of
+/// the same run (`base`, doubled, up to `cap`), and the memory is bounded: at most `capacity`
+/// runs are remembered, a run is forgotten `cap` after its pause ended, and when full the run
+/// whose pause ends first makes room. Pure: the caller passes the time.
+public struct ClaimBackoff: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var refusals: Int
+        public var notBefore: Date
+    }
+
+    public let base: Double
+    public let cap: Double
+    public let capacity: Int
+    public private(set) var entries: [String: Entry] = [:]
+
+    public init(base: Double = 5, cap: Double = 300, capacity: Int = 1024) {
+        self.base = base
+        self.cap = cap
+        self.capacity = max(1, capacity)
+    }
+
+    /// The pause after the `refusals`-th refusal in a row: base, 2 base, 4 base, ... up to cap.
+    public func pause(afterRefusals refusals: Int) -> Double {
+        min(cap, base * pow(2, Double(min(max(refusals, 1) - 1, 30))))
+    }
+
+    /// Records a refused claim of `flowRunId`; `serverDelay` is a WAIT's `delay_seconds`, which
+    /// lengthens the pause when it is longer. Returns the pause.
+    @discardableResult
+    public mutating func refused(_ flowRunId: String, now: Date, serverDelay: Double? = nil) -> Double {
+        prune(now: now)
+        let refusals = (entries[flowRunId]?.refusals ?? 0) + 1
+        let pause = max(pause(afterRefusals: refusals), serverDelay ?? 0)
+        if entries[flowRunId] == nil, entries.count >= capacity,
+            let soonest = entries.min(by: { $0.value.notBefore < $1.value.notBefore })?.key
+        {
+            entries.removeValue(forKey: soonest)
+        }
+        entries[flowRunId] = Entry(refusals: refusals, notBefore: now.addingTimeInterval(pause))
+        return pause
+    }
+
+    /// The run was claimed (or ended for good): nothing to remember.
+    public mutating func forget(_ flowRunId: String) {
+        entries.removeValue(forKey: flowRunId)
+    }
+
+    /// True while `flowRunId` must not be proposed again.
+    public func isPaused(_ flowRunId: String, now: Date) -> Bool {
+        guard let entry = entries[flowRunId] else { return false }
+        return entry.notBefore > now
+    }
+
+    /// How many runs are paused now: a poll asks for that many more, so paused runs (which the
+    /// server returns first, being the oldest) cannot crowd out claimable ones.
+    public func pausedCount(now: Date) -> Int {
+        entries.values.count { $0.notBefore > now }
+    }
+
+    /// Forgets runs whose pause ended more than `cap` ago: their refusals no longer count.
+    public mutating func prune(now: Date) {
+        entries = entries.filter { $0.value.notBefore.addingTimeInterval(cap) > now }
+    }
+}
