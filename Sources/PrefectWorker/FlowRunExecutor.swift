@@ -20,10 +20,8 @@ struct FlowRunExecutor: Sendable {
     let claimPauses: ClaimPauses
     let logger: Logger
 
-    /// `claimDecided` is told whether the claim was won, before the run is prepared. Returns
-    /// whether it was won: a run was started (or at least held) and its slot is now free again.
-    @discardableResult
-    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async -> Bool {
+    /// `claimDecided` is told whether the claim was won, before the run is prepared.
+    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async {
         let run = scheduled.flowRun
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(run.id)"
@@ -39,11 +37,11 @@ struct FlowRunExecutor: Sendable {
             metrics.claimAborted()
             let pause = claimPauses.refused(run.id, serverDelay: serverDelay)
             logger.debug("not proposing this flow run again for \(Int(pause)) s")
-            return false
+            return
         case .deploymentMissing:
             metrics.claimAborted()
             await endRunOfDeletedDeployment(run, logger: logger)
-            return false
+            return
         }
         let claimedAt = ContinuousClock.now
         metrics.runClaimed()
@@ -54,7 +52,6 @@ struct FlowRunExecutor: Sendable {
         await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
-        return true
     }
 
     /// A run whose claim was aborted because its deployment is gone can never be claimed by

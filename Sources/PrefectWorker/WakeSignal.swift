@@ -10,8 +10,6 @@ final class WakeSignal: @unchecked Sendable {
     private var waits: UInt64 = 0
     /// The wait whose time ran out before it started waiting.
     private var expired: UInt64 = 0
-    /// A `fire(after:)` is pending.
-    private var deferredFire = false
 
     /// Wakes the waiting loop now, or makes its next wait return at once.
     func fire() {
@@ -24,22 +22,6 @@ final class WakeSignal: @unchecked Sendable {
             return waiter.continuation
         }
         continuation?.resume()
-    }
-
-    /// Wakes the waiting loop `seconds` from now. Requests made while one is pending are folded
-    /// into it, so however many come, the loop is woken once per `seconds` at most this way.
-    func fire(after seconds: Double) {
-        guard seconds > 0 else { return fire() }
-        let first: Bool = lock.withLock {
-            defer { deferredFire = true }
-            return !deferredFire
-        }
-        guard first else { return }
-        _ = EventLoopTimer(seconds: seconds) { [weak self] in
-            guard let self else { return }
-            lock.withLock { deferredFire = false }
-            fire()
-        }
     }
 
     /// Returns after `seconds`, at a `fire()`, or when the task is cancelled.

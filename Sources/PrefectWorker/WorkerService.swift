@@ -147,16 +147,13 @@ public struct WorkerService: Service {
                         let id = scheduled.flowRun.id
                         guard await slots.reserve(id) else { continue }
                         runs.addTask {
-                            let won = await executor.execute(scheduled) { won in await slots.settle(won: won) }
+                            await executor.execute(scheduled) { won in await slots.settle(won: won) }
                             await slots.release(id)
-                            if won {
-                                // A free slot takes the next due run now, not at the next interval.
-                                pollWake.fire()
-                            } else {
-                                // A lost claim frees a slot (and its place in a --max-runs quota)
-                                // too, but polls at once never loop: one poll per interval at most.
-                                pollWake.fire(after: cadence.querySeconds)
-                            }
+                            // A free slot (or a place in a --max-runs quota given back by a lost
+                            // claim) takes the next due run now, not at the next interval. This
+                            // cannot loop: a refused run is paused (`ClaimPauses`), so the poll
+                            // it causes proposes nothing for it, and waits again.
+                            pollWake.fire()
                         }
                     }
                     if configuration.runOnce { break }

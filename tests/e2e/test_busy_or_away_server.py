@@ -62,7 +62,7 @@ def test_an_engine_that_could_not_reach_the_server_before_its_flow_started_is_ha
                        if state["type"] == "SCHEDULED" and "(hand-back 1 of 3)" in (state["message"] or "")]
         assert len(handed_back) == 1, [(state["type"], state["message"]) for state in history]
         assert "exited with code 1 before the flow started" in handed_back[0]["message"]
-        assert worker.process.poll() is None
+        assert worker.stop() == 0, "still up, and stops cleanly once the run is reported"
     finally:
         server.stop()
 
@@ -86,6 +86,7 @@ def test_no_engine_is_started_while_the_server_is_away(server, api, pool, start_
         gateway.come_up()
 
         run = api.wait_terminal(run_id, timeout=120)
+        assert worker.stop() == 0, "still up, and stops cleanly once the run is reported"
     assert run["state_type"] == "COMPLETED", run["state"]
     assert marker.read_text().split() == [run_id]
     assert state_types(api, run_id) == ["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]
@@ -188,7 +189,7 @@ def test_a_server_answering_503_for_two_minutes_does_not_end_the_worker(server, 
         assert api.wait_terminal(run_id, timeout=45)["state_type"] == "COMPLETED"
         names = {w["name"]: w["status"] for w in api.workers(pool)}
         assert names.get("busy") == "ONLINE" and names.get("late") == "ONLINE", names
-        assert busy.process.poll() is None and late.process.poll() is None
+        assert busy.stop() == 0 and late.stop() == 0
 
 
 def test_a_stop_while_the_server_is_away_is_prompt(server, api, pool, start_worker):
