@@ -11,7 +11,10 @@ from prefect_harness import WORKER_BIN, PrefectAPI, PrefectServer, Worker
 def server(tmp_path_factory):
     if not WORKER_BIN.exists():
         pytest.exit(f"{WORKER_BIN} is missing: run `swift build` first (scripts/test does)", returncode=1)
-    instance = PrefectServer(tmp_path_factory.mktemp("prefect-server")).start()
+    # A run that cannot get its deployment's concurrency slot is rescheduled due at once instead
+    # of 30 s later: what a worker does with a claim the server keeps refusing shows in seconds.
+    instance = PrefectServer(tmp_path_factory.mktemp("prefect-server"), settings={
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "0"}).start()
     yield instance
     instance.stop()
 

@@ -45,9 +45,11 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
 class PrefectServer:
     """`prefect server start` on a free port with its own PREFECT_HOME and SQLite database."""
 
-    def __init__(self, home: Path, port: int | None = None, auth_string: str | None = None):
+    def __init__(self, home: Path, port: int | None = None, auth_string: str | None = None,
+                 settings: dict[str, str] | None = None):
         self.home = home
         self.auth_string = auth_string
+        self.settings = settings or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.process: subprocess.Popen | None = None
@@ -64,6 +66,7 @@ class PrefectServer:
             PREFECT_LOGGING_LEVEL="WARNING",
         )
         env.pop("PREFECT_API_URL", None)
+        env.update(self.settings)
         if self.auth_string:
             env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
         log = open(self.log_path, "ab")

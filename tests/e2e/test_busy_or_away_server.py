@@ -156,6 +156,35 @@ def test_a_run_the_server_keeps_refusing_is_proposed_with_growing_pauses_and_cro
     assert worker.process.poll() is None
 
 
+def test_a_run_waiting_for_its_deployments_concurrency_slot_is_proposed_with_growing_pauses(api, pool, start_worker):
+    # Deployment concurrency 1, held by a long run: the server REJECTs every claim of a second run
+    # and (with the session server's slot wait of 0 s) leaves it due at once, AwaitingConcurrencySlot.
+    flow_id = api._call("POST", "/flows/", json={"name": "one-at-a-time"})["id"]
+    deployment = api._call("POST", "/deployments/", json={
+        "name": f"one-at-a-time-{uuid.uuid4().hex[:6]}", "flow_id": flow_id, "work_pool_name": pool,
+        "concurrency_limit": 1, "job_variables": {"command": "sleep 300"}})["id"]
+    holder = api.create_run(deployment)
+    port = free_port()
+    worker = start_worker(pool, "--with-metrics", "--limit", "2",
+                          env={"PREFECT_WORKER_WEBSERVER_PORT": str(port), "PREFECT_WORKER_EVENT_STREAM": "false"})
+    wait_for(lambda: api.run(holder)["state_type"] == "RUNNING", 30, "the slot's holder to run")
+    waiting = api.create_run(deployment)
+    created_at = time.monotonic()
+
+    time.sleep(40)  # the period under test
+    # Pauses of 5, 10, 20 s: proposals at about 0, 5, 15 and 35 s, plus the holder's PENDING and RUNNING.
+    proposals = requests_to(scrape(port), SET_STATE) - 2
+    assert 3 <= proposals <= 5, proposals
+    run = api.run(waiting)
+    assert (run["state_type"], run["state_name"]) == ("SCHEDULED", "AwaitingConcurrencySlot")
+    assert time.monotonic() - created_at < 50
+
+    for run_id in (waiting, holder):  # the waiting one first, or it would take the slot
+        api.cancel(run_id)
+        assert api.wait_terminal(run_id)["state_type"] == "CANCELLED"
+    assert worker.process.poll() is None
+
+
 def test_a_server_answering_503_for_two_minutes_does_not_end_the_worker(server, api, pool, start_worker, tmp_path):
     heartbeat = 2.0  # the harness's PREFECT_WORKER_HEARTBEAT_SECONDS
     started, finished = tmp_path / "started", tmp_path / "finished"
