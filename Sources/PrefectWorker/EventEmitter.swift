@@ -5,7 +5,7 @@ import PrefectWorkerCore
 
 /// Sends the worker's events (`WorkerEvents`) to `POST /events` in the background, never holding
 /// up a run: each event is retried while the server is busy or away (backoff up to 30 s), at most
-/// `maxPending` wait at once (a new one beyond that is dropped and counted), a 4xx answer drops it,
+/// `maxPending` wait at once (a new one beyond that is dropped with a debug line), a 4xx answer drops it,
 /// and at stop at most a few seconds are spent on what is still waiting.
 final class EventEmitter: @unchecked Sendable {
     static let maxPending = 256
@@ -15,7 +15,6 @@ final class EventEmitter: @unchecked Sendable {
     private var factory: WorkerEvents?
     private var startedId: String?
     private var inFlight: [UUID: Task<Void, Never>] = [:]
-    private var dropped = 0
     /// Fired when the last send in flight ended.
     private let drained = WakeSignal()
 
@@ -61,17 +60,11 @@ final class EventEmitter: @unchecked Sendable {
         for task in lock.withLock({ Array(inFlight.values) }) { task.cancel() }
     }
 
-    /// Events dropped because `maxPending` were already waiting.
-    var droppedCount: Int { lock.withLock { dropped } }
-
     private func send(_ event: JSONValue) {
         let key = UUID()
         // Under the lock, so the task's own removal (which takes it too) comes after the insertion.
         let full: Bool = lock.withLock {
-            guard inFlight.count < Self.maxPending else {
-                dropped += 1
-                return true
-            }
+            guard inFlight.count < Self.maxPending else { return true }
             inFlight[key] = Task { [api, logger, weak self] in
                 do {
                     try await api.emitEvents([event])

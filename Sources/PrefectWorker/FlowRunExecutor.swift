@@ -60,9 +60,9 @@ struct FlowRunExecutor: Sendable {
     /// raced with its re-creation) only pauses the run like any refused claim.
     private func endRunOfDeletedDeployment(_ run: FlowRun, logger: Logger) async {
         guard let deploymentId = run.deploymentId,
-            let read = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
-                try await api.readDeployment(id: deploymentId).map { _ in true } ?? false
-            }), !read
+            let exists = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
+                try await api.readDeployment(id: deploymentId) != nil
+            }), !exists
         else {
             claimPauses.refused(run.id)
             return
