@@ -119,6 +119,11 @@ extension HTTPPrefectAPI {
         _ = try await send(.PATCH, "/flow_runs/\(flowRunId)", json: try Self.encode(body))
     }
 
+    public func addFlowRunLabels(flowRunId: String, labels: [String: String], retry policy: RetryPolicy) async throws {
+        let body = JSONValue.object(labels.mapValues { .string($0) })
+        _ = try await send(.PATCH, "/flow_runs/\(flowRunId)/labels", json: try Self.encode(body), policy: policy)
+    }
+
     public func sendLogs(_ logs: [FlowRunLog]) async throws {
         let body = JSONValue.array(logs.map { log in
             [

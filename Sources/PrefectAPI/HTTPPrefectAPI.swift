@@ -30,7 +30,10 @@ public final class HTTPPrefectAPI: PrefectAPI {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(
             connect: .seconds(10), read: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        // Below uvicorn's keep-alive timeout (5 s): a pooled connection is dropped by the worker
+        // before the server closes it, so a request rarely meets a connection closed under it.
+        clientConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(Int64(Self.pooledConnectionIdleSeconds)), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
         clientConfiguration.tlsConfiguration = configuration.tls.clientConfiguration
         if let proxy = configuration.proxy {
             clientConfiguration.proxy = .server(
@@ -39,6 +42,9 @@ public final class HTTPPrefectAPI: PrefectAPI {
         }
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
+
+    /// How long an idle keep-alive connection is kept for reuse.
+    static let pooledConnectionIdleSeconds = 4
 
     public func shutdown() async throws {
         try await client.shutdown()
@@ -58,6 +64,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
         let policy = policy ?? retry
         let route = "\(method.rawValue) \(path)"
         var retryNumber = 0
+        var retriedClosedConnection = false
         while true {
             try Task.checkCancellation()
             let failure: RetryPolicy.Failure
@@ -88,6 +95,13 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 reachability.record(status: nil)
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
+                // A kept-alive connection the server had already closed: the request never got an
+                // answer, so it is sent again at once on a fresh connection, once, quietly.
+                if !retriedClosedConnection, Self.isClosedConnection(error) {
+                    retriedClosedConnection = true
+                    logger.debug("connection closed by the server before an answer; sending again", metadata: ["route": "\(route)", "error": "\(error)"])
+                    continue
+                }
                 failure = .connection
                 failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
             }
@@ -99,6 +113,17 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
             try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
         }
+    }
+
+    /// Errors of a connection the peer closed (reset, EOF, write on a closed channel) before any
+    /// answer came: what a reused keep-alive connection meets when the server closed it meanwhile.
+    static func isClosedConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .remoteConnectionClosed
+        }
+        if let error = error as? ChannelError { return error == .ioOnClosedChannel || error == .eof || error == .alreadyClosed }
+        if let error = error as? IOError { return [ECONNRESET, EPIPE].contains(error.errnoCode) }
+        return false
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ answer: Answer, route: String) throws -> T {

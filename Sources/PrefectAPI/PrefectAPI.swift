@@ -38,6 +38,8 @@ public protocol PrefectAPI: Sendable {
     func cancellingFlowRuns(ids: [String], retry: RetryPolicy) async throws -> [FlowRun]
     /// `PATCH /flow_runs/{id}` with `infrastructure_pid`.
     func setInfrastructurePid(flowRunId: String, pid: Int32) async throws
+    /// `PATCH /flow_runs/{id}/labels`: merged into the run's labels (204), retried per `retry`.
+    func addFlowRunLabels(flowRunId: String, labels: [String: String], retry: RetryPolicy) async throws
     /// `POST /logs/`: lines shown in the UI under their flow runs.
     func sendLogs(_ logs: [FlowRunLog]) async throws
     /// `POST /events`: events for the UI's event feed (204).

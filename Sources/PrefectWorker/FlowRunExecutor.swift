@@ -47,11 +47,26 @@ struct FlowRunExecutor: Sendable {
         metrics.runClaimed()
         logger.info("claimed flow run")
         ledger?.record(ledgerEntry(for: run, phase: .claimed))
+        giveWorkerLabels(to: run, logger: logger)
         let (events, postEvent) = await registry.register(run.id)
         await registry.noteState(run.id, .pending)
         await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
+    }
+
+    /// Patches the worker's and pool's labels onto the claimed run, as Prefect's worker does, but
+    /// beside the run rather than in its way: a failed or slow PATCH neither crashes nor delays it
+    /// (Prefect's worker crashes the run when this call fails).
+    private func giveWorkerLabels(to run: FlowRun, logger: Logger) {
+        Task { [api, poolCache, configuration] in
+            let labels = WorkerLabels.forFlowRun(workerName: configuration.workerName, pool: await poolCache.pool)
+            do {
+                try await api.addFlowRunLabels(flowRunId: run.id, labels: labels, retry: RetryPolicy(maxDelay: 10, maxRetries: 3))
+            } catch {
+                logger.info("could not label the flow run with the worker's name and pool (the run goes on)", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// A run whose claim was aborted because its deployment is gone can never be claimed by

@@ -69,6 +69,7 @@ public struct SettingsResolver: Sendable {
             python: string("python") ?? "python3",
             createPoolIfNotFound: try bool("create_pool_if_not_found") ?? true,
             environment: environment)
+        configuration.baseJobTemplate = try baseJobTemplate()
         configuration.cancelGraceSeconds = try seconds("cancel_grace_seconds", default: 30, allowZero: true)
         configuration.drainSeconds = try seconds("drain_seconds", default: 300, allowZero: true)
         configuration.stateDirectory = stateDirectory()
@@ -86,6 +87,8 @@ public struct SettingsResolver: Sendable {
         if try bool("with_healthcheck") ?? false || bool("with_metrics") ?? false {
             configuration.healthcheck = HealthcheckAddress(host: string("webserver_host") ?? "127.0.0.1", port: try port("webserver_port"))
         }
+        configuration.healthPollIntervals = try number(
+            "health_poll_intervals", default: HealthReport.prefectsPollIntervals, allowZero: false)
         // The worker's secrets are its own: flow runs get them only when asked for.
         configuration.passCredentialsToRuns = try bool("pass_credentials_to_runs") ?? false
         configuration.environmentPolicy = ChildEnvironment.Policy(
@@ -108,6 +111,26 @@ public struct SettingsResolver: Sendable {
         api.tls = try tlsSettings()
         api.proxy = try proxy(for: url)
         return api
+    }
+
+    /// `base_job_template`: a JSON object read from the file now, so a bad file stops the start
+    /// with one line instead of failing when the pool is created.
+    func baseJobTemplate() throws -> (template: JSONValue, file: String)? {
+        guard let path = string("base_job_template") else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SettingsError(setting: label("base_job_template"), problem: "names '\(path)', which cannot be read; check the path and its permissions")
+        }
+        guard let template = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let fields) = template else {
+            throw SettingsError(
+                setting: label("base_job_template"),
+                problem: "names '\(path)', which is not a JSON object; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
+        }
+        guard fields["job_configuration"] != nil, fields["variables"] != nil else {
+            throw SettingsError(
+                setting: label("base_job_template"),
+                problem: "names '\(path)', which has no \"job_configuration\" and \"variables\"; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
+        }
+        return (template, path)
     }
 
     /// `api_ssl_cert_file` (checked to be readable now, not at the first request) and the

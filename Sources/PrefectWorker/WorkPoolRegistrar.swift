@@ -9,15 +9,24 @@ struct WorkPoolRegistrar {
     let logger: Logger
 
     /// `retry` decides how long a down server is waited for: forever at start, briefly on refresh.
-    func ensurePool(retry: RetryPolicy) async throws -> WorkPool {
+    /// `atStart`: say once that a given base job template is not used on an existing pool.
+    func ensurePool(retry: RetryPolicy, atStart: Bool = false) async throws -> WorkPool {
         let name = configuration.poolName
         var pool: WorkPool
         if let existing = try await api.readWorkPool(named: name, retry: retry) {
             pool = existing
+            if atStart, let given = configuration.baseJobTemplate {
+                // As Prefect's worker: the template is for creating the pool, never to overwrite one.
+                logger.warning(
+                    "the work pool exists, so the base job template from --base-job-template is ignored; change it with `prefect work-pool update --base-job-template`",
+                    metadata: ["work_pool": "\(name)", "file": "\(given.file)"])
+            }
         } else {
             guard configuration.createPoolIfNotFound else { throw WorkerError.poolNotFound(name) }
-            pool = try await api.createWorkPool(named: name, type: "process", baseJobTemplate: ProcessJobTemplate.default)
-            logger.info("created work pool", metadata: ["work_pool": "\(name)"])
+            let template = configuration.baseJobTemplate?.template ?? ProcessJobTemplate.default
+            pool = try await api.createWorkPool(named: name, type: "process", baseJobTemplate: template)
+            logger.info(
+                "created work pool", metadata: ["work_pool": "\(name)", "base_job_template": "\(configuration.baseJobTemplate?.file ?? "default")"])
         }
         guard pool.type == "process" else { throw WorkerError.wrongPoolType(pool: name, type: pool.type) }
         if pool.baseJobTemplate.objectValue?.isEmpty ?? true {

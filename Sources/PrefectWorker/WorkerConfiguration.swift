@@ -18,6 +18,9 @@ public struct WorkerConfiguration: Sendable {
     public var python: String
     /// Create the pool when it does not exist.
     public var createPoolIfNotFound: Bool
+    /// `--base-job-template FILE`: the template a pool the worker creates gets (nil = Prefect's
+    /// process template), and the file it came from.
+    public var baseJobTemplate: (template: JSONValue, file: String)?
     /// The worker's own environment, the base of every child's.
     public var environment: [String: String]
     /// Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out.
@@ -45,6 +48,8 @@ public struct WorkerConfiguration: Sendable {
     public var exitAfterIdleSeconds: Double?
     /// Where `--with-healthcheck` listens; nil = no health endpoint.
     public var healthcheck: HealthcheckAddress?
+    /// `health_poll_intervals`: query intervals without a poll before `/health` answers 503.
+    public var healthPollIntervals: Double = HealthReport.prefectsPollIntervals
     /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
     public var passCredentialsToRuns = false
     /// `PREFECT_WORKER_ENV_ALLOW` / `_DENY`: what of the worker's own environment runs inherit.

@@ -69,7 +69,7 @@ public struct WorkerService: Service {
         }
         // A server that is down at start is waited for, however long.
         let pool = try await cancelWhenGracefulShutdown {
-            try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil))
+            try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil), atStart: true)
         }
         let cache = WorkPoolCache(pool)
         let pollWake = WakeSignal()
@@ -221,7 +221,8 @@ public struct WorkerService: Service {
             let facts = HealthReport.Facts(
                 health: health.snapshot, now: Date(), heartbeatSeconds: configuration.heartbeatSeconds,
                 pollSeconds: cadence.interval(streamSubscribed: health.isEventStreamSubscribed), inFlight: health.inFlight,
-                limit: configuration.limit, startedAt: health.startedAt)
+                limit: configuration.limit, startedAt: health.startedAt, querySeconds: configuration.querySeconds,
+                livenessPollIntervals: configuration.healthPollIntervals)
             let answer = HealthReport.answer(method: method, path: uri, facts: facts)
             return WebAnswer(status: answer.status, contentType: "application/json", body: answer.body.compactJSONText + "\n")
         }

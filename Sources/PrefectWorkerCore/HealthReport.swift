@@ -3,6 +3,15 @@ import Foundation
 /// What the health endpoint answers (pure): `/health` for Prefect's own healthcheck, and the two
 /// probes that Kubernetes-style orchestrators and load balancers tell apart.
 public enum HealthReport {
+    /// Prefect's worker answers 503 on `/health` after 30 query intervals without a poll.
+    public static let prefectsPollIntervals: Double = 30
+
+    /// How long `/health` tolerates no successful poll: the liveness factor times the query
+    /// interval, and never less than the strict threshold of `/health/ready`.
+    public static func livenessThreshold(_ facts: Facts) -> Double {
+        max(facts.livenessPollIntervals * facts.querySeconds, LoopHealth.staleAfter(interval: facts.pollSeconds))
+    }
+
     public struct Answer: Sendable, Equatable {
         public var status: Int
         public var body: JSONValue
@@ -23,11 +32,18 @@ public enum HealthReport {
         public var limit: Int?
         /// When the worker started: `/health` counts its threshold from here until the first poll.
         public var startedAt: Date
+        /// `query_seconds` and `health_poll_intervals`: `/health` is 503 only after this many query
+        /// intervals without a successful poll (Prefect's rule, 30 by default).
+        public var querySeconds: Double
+        public var livenessPollIntervals: Double
 
         public init(
-            health: LoopHealth, now: Date, heartbeatSeconds: Double, pollSeconds: Double, inFlight: Int, limit: Int?, startedAt: Date
+            health: LoopHealth, now: Date, heartbeatSeconds: Double, pollSeconds: Double, inFlight: Int, limit: Int?, startedAt: Date,
+            querySeconds: Double = 10, livenessPollIntervals: Double = HealthReport.prefectsPollIntervals
         ) {
             self.startedAt = startedAt
+            self.querySeconds = querySeconds
+            self.livenessPollIntervals = livenessPollIntervals
             self.health = health
             self.now = now
             self.heartbeatSeconds = heartbeatSeconds
@@ -62,11 +78,14 @@ public enum HealthReport {
             if !healthy { return Answer(status: 503, body: message("not polling: the Prefect server is not answering", details)) }
             return Answer(status: 200, body: message("ready", details))
         default:
-            // As Prefect's worker: a worker still starting up is given one threshold's time to poll.
-            let starting = health.lastPoll == nil
-                && facts.now.timeIntervalSince(facts.startedAt) <= LoopHealth.staleAfter(interval: facts.pollSeconds)
+            // Prefect's rule: a liveness probe restarts the worker (and every run in it), so it
+            // fails only after a long time without a successful poll, never for a server blip.
+            // A draining worker stops polling on purpose; a starting one counts from its start.
+            let threshold = livenessThreshold(facts)
+            let since = health.lastPoll ?? facts.startedAt
             // Prefect's worker answers exactly {"message":"OK"}; the details come only on 503.
-            if healthy || starting { return Answer(status: 200, body: message("OK")) }
+            if health.isDraining || facts.now.timeIntervalSince(since) <= threshold { return Answer(status: 200, body: message("OK")) }
+            details["poll_stale_after_s"] = .number(threshold)
             return Answer(status: 503, body: message("Worker may be unresponsive at this time", details))
         }
     }

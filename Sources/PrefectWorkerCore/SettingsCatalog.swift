@@ -97,6 +97,8 @@ public enum SettingsCatalog {
                 "Hear of new and cancelled runs at once from the server's event stream (`--no-event-stream` to poll only)."),
         Setting("create_pool_if_not_found", "PREFECT_WORKER_CREATE_POOL_IF_NOT_FOUND", flag: "--create-pool-if-not-found",
                 .boolean, default: "true", "Create the pool when it does not exist (`--no-create-pool-if-not-found`)."),
+        Setting("base_job_template", "PREFECT_WORKER_BASE_JOB_TEMPLATE", flag: "--base-job-template", .string, default: "Prefect's process template",
+                "A JSON file of the base job template a pool created by the worker gets (ignored, with a warning, when the pool exists)."),
         Setting("python", "PREFECT_WORKER_PYTHON", flag: "--python", .string, default: "python3",
                 "The Python that runs `-m prefect.engine` for jobs without a command."),
         // Runs' lifetimes.
@@ -142,6 +144,8 @@ public enum SettingsCatalog {
                 "Where the web server listens (Prefect's default is 0.0.0.0)."),
         Setting("webserver_port", "PREFECT_WORKER_WEBSERVER_PORT", flag: "--webserver-port", .integer, default: "8080",
                 "The web server's port."),
+        Setting("health_poll_intervals", "PREFECT_WORKER_HEALTH_POLL_INTERVALS", flag: "--health-poll-intervals", .number,
+                default: "30", "`/health` answers 503 after this many query intervals without a successful poll (Prefect's rule; `/health/ready` stays strict)."),
     ]
 
     public static func setting(_ key: String) -> Setting? { byKey[key] }

@@ -24,12 +24,22 @@ struct StartCommand: AsyncParsableCommand {
 
     @OptionGroup var options: WorkerOptions
 
-    @Option(name: .customLong("type"), help: "Worker type; only 'process' (accepted for compatibility with prefect worker start).")
-    var workerType: String = "process"
+    @Option(name: [.customShort("t"), .customLong("type")], help: "Worker type: only 'process'; omitted, the pool's type is read (it must be a process pool).")
+    var workerType: String?
+
+    @Option(help: "Accepted as Prefect's (always, if-not-present, never, prompt): a process worker has no package to install.")
+    var installPolicy: String?
+
+    @Flag(inversion: .prefixedNo, help: "Accepted as Prefect's; this worker never prompts.")
+    var prompt: Bool?
 
     func run() async throws {
-        guard workerType == "process" else {
-            throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker")
+        if let workerType, workerType != "process" {
+            throw SettingsError(setting: "--type", problem: "'\(workerType)' is not supported; this worker is a 'process' worker (omit --type or give process)")
+        }
+        let installPolicies = ["always", "if-not-present", "never", "prompt"]
+        if let installPolicy, !installPolicies.contains(installPolicy) {
+            throw SettingsError(setting: "--install-policy", problem: "'\(installPolicy)' is not one of \(installPolicies.joined(separator: ", "))")
         }
         let environment = ProcessInfo.processInfo.environment
         let settings = try options.resolver(environment: environment)
@@ -39,6 +49,9 @@ struct StartCommand: AsyncParsableCommand {
         let sinks = LogSinks(format: format, level: level)
         LoggingSystem.bootstrap { label in sinks.localHandler(label: label) }
         let logger = sinks.workerLogger()
+        if let installPolicy {
+            logger.debug("--install-policy \(installPolicy): a process work pool needs no worker package, so there is nothing to install")
+        }
         let metrics = WorkerMetrics()
         let api = HTTPPrefectAPI(configuration: configuration.api, logger: Logger(label: "prefect-worker.api"), metrics: metrics.factory)
         let shutdown = ShutdownController()

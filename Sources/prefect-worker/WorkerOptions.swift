@@ -34,6 +34,8 @@ struct WorkerOptions: ParsableArguments {
     var pool: String?
     @Option(name: [.customShort("q"), .long], help: "Only take runs from this work queue (repeatable; default: all queues).")
     var workQueue: [String] = []
+    @Flag(help: "Take runs from all work queues, whatever the environment or file says (as Prefect's flag).")
+    var emptyWorkQueue = false
     @Option(name: [.short, .long], help: "The worker's name (default: ProcessWorker <uuid>). No '/' or '%'.")
     var name: String?
     @Option(name: [.short, .long], help: "Run at most this many flow runs at once (default: no limit).")
@@ -48,6 +50,8 @@ struct WorkerOptions: ParsableArguments {
     var eventStream: Bool?
     @Flag(inversion: .prefixedNo, help: "Create the work pool if it does not exist (default on).")
     var createPoolIfNotFound: Bool?
+    @Option(help: "A JSON file of the base job template the pool is created with when it does not exist (ignored, with a warning, when it does).")
+    var baseJobTemplate: String?
     @Option(help: "The Python that runs the Prefect engine for jobs without a command (default python3).")
     var python: String?
 
@@ -60,8 +64,8 @@ struct WorkerOptions: ParsableArguments {
     var drainSeconds: Double?
     @Option(help: "Directory of the run ledger used for restart recovery (default $STATE_DIRECTORY, /var/lib/prefect-worker as root, ~/.local/state/prefect-worker).")
     var stateDir: String?
-    @Flag(help: "Poll once, run what was claimed, wait for it, and exit.")
-    var runOnce = false
+    @Flag(inversion: .prefixedNo, help: "Poll once, run what was claimed, wait for it, and exit (default off).")
+    var runOnce: Bool?
     @Option(help: "Take at most this many flow runs, then exit 0 once they are done (ephemeral hosts).")
     var maxRuns: Int?
     @Option(name: .customLong("exit-after-idle"), help: "Exit 0 after this many seconds with no flow run in flight (ephemeral hosts).")
@@ -88,14 +92,16 @@ struct WorkerOptions: ParsableArguments {
     var envDeny: String?
 
     // The web server.
-    @Flag(help: "Serve /health, /health/live and /health/ready (and /metrics) on the web server address.")
-    var withHealthcheck = false
+    @Flag(inversion: .prefixedNo, help: "Serve /health, /health/live and /health/ready (and /metrics) on the web server address (default off).")
+    var withHealthcheck: Bool?
     @Flag(help: "Serve Prometheus metrics at /metrics (and the health endpoints) on the web server address.")
     var withMetrics = false
     @Option(help: "The web server's address (env PREFECT_WORKER_WEBSERVER_HOST, default 127.0.0.1).")
     var webserverHost: String?
     @Option(help: "The web server's port (env PREFECT_WORKER_WEBSERVER_PORT, default 8080).")
     var webserverPort: Int?
+    @Option(help: "/health answers 503 after this many query intervals without a successful poll (default 30, as Prefect).")
+    var healthPollIntervals: Double?
 
     /// The given flags by setting key.
     var settings: CommandLineSettings {
@@ -112,6 +118,7 @@ struct WorkerOptions: ParsableArguments {
         flags.set("no_proxy", noProxy)
         flags.set("pool", pool)
         flags.set("work_queues", list: workQueue)
+        if emptyWorkQueue && workQueue.isEmpty { flags.values["work_queues"] = [""] }
         flags.set("name", name)
         flags.set("limit", limit)
         flags.set("prefetch_seconds", prefetchSeconds)
@@ -119,12 +126,13 @@ struct WorkerOptions: ParsableArguments {
         flags.set("query_seconds", querySeconds)
         flags.set("event_stream", inverted: eventStream)
         flags.set("create_pool_if_not_found", inverted: createPoolIfNotFound)
+        flags.set("base_job_template", baseJobTemplate)
         flags.set("python", python)
         flags.set("cancel_grace_seconds", cancelGraceSeconds)
         flags.set("run_timeout_seconds", runTimeoutSeconds)
         flags.set("drain_seconds", drainSeconds)
         flags.set("state_dir", stateDir)
-        flags.set("run_once", runOnce)
+        flags.set("run_once", inverted: runOnce)
         flags.set("max_runs", maxRuns)
         flags.set("exit_after_idle", exitAfterIdle)
         flags.set("log_format", logFormat)
@@ -135,10 +143,11 @@ struct WorkerOptions: ParsableArguments {
         flags.set("pass_credentials_to_runs", passCredentialsToRuns)
         flags.set("env_allow", envAllow)
         flags.set("env_deny", envDeny)
-        flags.set("with_healthcheck", withHealthcheck)
+        flags.set("with_healthcheck", inverted: withHealthcheck)
         flags.set("with_metrics", withMetrics)
         flags.set("webserver_host", webserverHost)
         flags.set("webserver_port", webserverPort)
+        flags.set("health_poll_intervals", healthPollIntervals)
         return flags
     }
 
