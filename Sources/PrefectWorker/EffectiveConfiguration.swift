@@ -7,7 +7,10 @@ public enum EffectiveConfiguration {
     public static let redacted = "<redacted>"
 
     public static func render(settings: SettingsResolver, file: String?) -> String {
-        var lines = ["# prefect-worker settings: flag > environment > \(file ?? "no configuration file") > default"]
+        let profile = settings.prefectProfile.map { "profile \"\($0.name)\" of \($0.path)" } ?? "no Prefect profile"
+        var lines = [
+            "# prefect-worker settings: flag > environment > \(file ?? "no configuration file") > .env > prefect.toml > \(profile) > default"
+        ]
         for setting in SettingsCatalog.all {
             guard let value = settings.value(setting.key) else {
                 lines.append("# \(setting.key) = (default: \(setting.defaultText))")

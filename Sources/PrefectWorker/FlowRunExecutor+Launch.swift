@@ -26,6 +26,20 @@ extension FlowRunExecutor {
         defer { workspace.remove() }
 
         var environment = prepared.environment
+        var profile: RunProfileFile?
+        if let settings = prepared.profileSettings {
+            do {
+                profile = try RunProfileFile.write(settings: settings, environment: configuration.environment)
+            } catch {
+                await propose(FinalStateDecision.spawnFailed("\(error)"), for: run, logger: logger)
+                return
+            }
+            // The run's own job variables still win.
+            for (name, value) in RunProfile.environment(path: profile!.path) where !prepared.job.env.keys.contains(name) {
+                environment[name] = value
+            }
+        }
+        defer { profile?.remove() }
         if prepared.reporting == .engine {
             environment.merge(controlChannel.register(flowRunId: run.id)) { _, control in control }
         }
@@ -49,7 +63,8 @@ extension FlowRunExecutor {
             return
         }
         metrics.runStarted(claimToSpawn: ContinuousClock.now - claimedAt)
-        ledger?.record(ledgerEntry(for: run, phase: .running, pid: child.pid, reporting: prepared.reporting))
+        ledger?.record(
+            ledgerEntry(for: run, phase: .running, pid: child.pid, reporting: prepared.reporting, profileDirectory: profile?.directory))
         var logger = logger
         logger[metadataKey: "pid"] = "\(child.pid)"
         logger.info(

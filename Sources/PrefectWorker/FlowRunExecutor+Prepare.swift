@@ -11,6 +11,9 @@ struct PreparedRun: Sendable {
     let reporting: StateReporting
     let arguments: [String]
     let environment: [String: String]
+    /// The settings of the run's private Prefect profile file (credentials for an engine run);
+    /// nil = no file.
+    let profileSettings: [String: String]?
     let timeoutSeconds: Double?
     /// Whether the output lines also go to the Prefect API (`output_to_api`).
     let outputToAPI: Bool
@@ -52,24 +55,31 @@ extension FlowRunExecutor {
         let identity = ChildEnvironment.RunIdentity(
             flowRunId: run.id, flowId: run.flowId, flowName: flow?.name, deploymentId: run.deploymentId,
             deploymentName: deployment?.name, workerName: configuration.workerName)
+        let credentials = configuration.credentialSettings
+        let delivery = configuration.passCredentialsToRuns.delivery(reporting: reporting, hasCredentials: !credentials.isEmpty)
         let environment = ChildEnvironment.build(
             workerEnvironment: ChildEnvironment.inheritable(
-                from: configuration.environment, passCredentials: configuration.passCredentialsToRuns,
+                from: configuration.environment, passCredentials: delivery == .environment,
                 policy: configuration.environmentPolicy),
-            settings: configuration.settingsEnvironment,
+            settings: configuration.settingsEnvironment.merging(delivery == .environment ? credentials : [:]) { _, secret in secret },
             run: identity, jobEnv: job.env)
-        let credentialed = configuration.api.apiKey != nil || configuration.api.authString != nil
-        if reporting == .engine, credentialed, !configuration.passCredentialsToRuns,
+        // The run reads its own Prefect profile instead of the user's: it carries the user's
+        // active profile on, with the worker's server and credentials on top.
+        let profileSettings = delivery == .profileFile
+            ? configuration.prefectProfileValues.merging(configuration.settingsEnvironment.merging(credentials) { _, secret in secret }) { _, worker in worker }
+            : nil
+        if reporting == .engine, !credentials.isEmpty, delivery == .none,
             environment["PREFECT_API_KEY"] == nil, environment["PREFECT_API_AUTH_STRING"] == nil
         {
             logger.warning(
-                "the engine gets none of the worker's API credentials and may not reach the server; set PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS=true or put the credential in the deployment's env")
+                "the engine gets none of the worker's API credentials (pass_credentials_to_runs = never) and may not reach the server; use auto or put the credential in the deployment's env")
         }
         let eventRun = WorkerEvents.Run(
             flowRunId: run.id, flowRunName: run.name, flowId: run.flowId, flowName: flow?.name, deploymentId: run.deploymentId,
             deploymentName: deployment?.name, tags: run.tags ?? [])
         return PreparedRun(
-            run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, timeoutSeconds: timeout,
+            run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, profileSettings: profileSettings,
+            timeoutSeconds: timeout,
             outputToAPI: outputToAPI, eventRun: eventRun)
     }
 }

@@ -37,15 +37,18 @@ extension FlowRunExecutor {
                 continue
             case .forget:
                 ledger.remove(entry.flowRunId)
+                removeProfile(of: entry)
             case .report(let proposal):
                 logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
                 await propose(proposal, for: run, logger: logger)
                 ledger.remove(entry.flowRunId)
+                removeProfile(of: entry)
             case .handBack:
                 let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
                 logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
                 await propose(proposal, for: run, logger: logger)
                 ledger.remove(entry.flowRunId)
+                removeProfile(of: entry)
             case .adopt:
                 logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
                 var mine = entry
@@ -56,6 +59,11 @@ extension FlowRunExecutor {
             }
         }
         return adopted
+    }
+
+    /// The private profile directory of a run the earlier worker process could not clean up.
+    private func removeProfile(of entry: LedgerEntry) {
+        if let directory = entry.profileDirectory { RunProfileFile(directory: directory).remove() }
     }
 
     /// Supervises an adopted run's process until it ends, is cancelled or the worker stops, and
@@ -69,11 +77,12 @@ extension FlowRunExecutor {
         let reporting = StateReporting(rawValue: entry.reporting) ?? .engine
         let process = AdoptedProcess(pid: entry.pid ?? 0, startTime: entry.pidStartTime)
         let prepared = PreparedRun(
-            run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], timeoutSeconds: nil,
+            run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], profileSettings: nil, timeoutSeconds: nil,
             outputToAPI: false, eventRun: WorkerEvents.Run(flowRunId: run.id, flowRunName: run.name, flowId: run.flowId))
         let (events, postEvent) = await registry.register(run.id)
         let outcome = await supervise(process, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
         await reportOutcome(outcome, of: run, reporting: reporting, logger: logger)
+        removeProfile(of: entry)
         await registry.unregister(run.id)
         ledger?.remove(run.id)
     }

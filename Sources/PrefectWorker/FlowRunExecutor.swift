@@ -93,12 +93,15 @@ struct FlowRunExecutor: Sendable {
 
     /// The ledger entry of a run held by this worker process.
     func ledgerEntry(
-        for run: FlowRun, phase: LedgerEntry.Phase, pid: Int32? = nil, reporting: StateReporting = .engine
+        for run: FlowRun, phase: LedgerEntry.Phase, pid: Int32? = nil, reporting: StateReporting = .engine,
+        profileDirectory: String? = nil
     ) -> LedgerEntry {
-        LedgerEntry(
+        var entry = LedgerEntry(
             flowRunId: run.id, flowRunName: run.name, workerName: configuration.workerName, workerPid: getpid(),
             workerStartTime: Self.workerStartTime, phase: phase, pid: pid,
             pidStartTime: pid.flatMap(ProcessIdentity.startTime(of:)), reporting: reporting, updated: Date())
+        entry.profileDirectory = profileDirectory
+        return entry
     }
 
     private func prepareAndLaunch(

@@ -38,10 +38,22 @@ public struct SettingsResolver: Sendable {
     let layers: SettingLayers
     let environment: [String: String]
 
-    public init(flags: CommandLineSettings, environment: [String: String], configFile: (path: String, text: String)? = nil) throws {
-        self.layers = try SettingLayers(flags: flags.values, environment: environment, file: configFile)
+    /// `prefectFiles`: where Prefect's own settings files are read from (nil: not read).
+    public init(
+        flags: CommandLineSettings, environment: [String: String], configFile: (path: String, text: String)? = nil,
+        prefectFiles: PrefectFilesLocation? = nil
+    ) throws {
+        var layers = try SettingLayers(flags: flags.values, environment: environment, file: configFile)
+        if let prefectFiles { layers.prefectFiles = try prefectFiles.load(layers: layers, environment: environment) }
+        self.layers = layers
         self.environment = environment
     }
+
+    /// What Prefect would warn about in its files (a missing profile, unreadable `.env` lines).
+    public var warnings: [String] { layers.prefectFiles.warnings }
+
+    /// The Prefect profile settings were read from, and its file.
+    public var prefectProfile: (name: String, path: String)? { layers.prefectFiles.profile }
 
     /// The value of a setting and where it came from; nil = its default.
     public func value(_ key: String) -> SettingValue? { layers.value(key) }
@@ -90,7 +102,8 @@ public struct SettingsResolver: Sendable {
         configuration.healthPollIntervals = try number(
             "health_poll_intervals", default: HealthReport.prefectsPollIntervals, allowZero: false)
         // The worker's secrets are its own: flow runs get them only when asked for.
-        configuration.passCredentialsToRuns = try bool("pass_credentials_to_runs") ?? false
+        configuration.passCredentialsToRuns = try credentialPassing()
+        configuration.prefectProfileValues = layers.prefectFiles.profileValues
         configuration.environmentPolicy = ChildEnvironment.Policy(
             allow: layers.value("env_allow")?.items ?? [], deny: layers.value("env_deny")?.items ?? [])
         return configuration
@@ -98,7 +111,7 @@ public struct SettingsResolver: Sendable {
 
     private func apiConfiguration() throws -> PrefectAPIConfiguration {
         guard let apiURL = string("api_url") else {
-            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set; set it to your server's API, e.g. http://127.0.0.1:4200/api")
+            throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set in the environment, the configuration file or Prefect's profile; set it to your server's API, e.g. `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`")
         }
         guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
             throw SettingsError(setting: label("api_url"), problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
@@ -131,6 +144,15 @@ public struct SettingsResolver: Sendable {
                 problem: "names '\(path)', which has no \"job_configuration\" and \"variables\"; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
         }
         return (template, path)
+    }
+
+    /// `pass_credentials_to_runs`: auto (default), always, never (true/false: always/never).
+    func credentialPassing() throws -> CredentialPassing {
+        guard let given = layers.value("pass_credentials_to_runs") else { return .auto }
+        guard let passing = CredentialPassing(setting: given.text) else {
+            throw SettingsError(setting: given.label, problem: "must be auto, always or never (got '\(given.text)')")
+        }
+        return passing
     }
 
     /// `api_ssl_cert_file` (checked to be readable now, not at the first request) and the
@@ -312,13 +334,3 @@ public struct SettingsResolver: Sendable {
     }
 }
 
-extension SettingOrigin {
-    /// Flag 0, environment 1, file 2: the lower wins.
-    var rank: Int {
-        switch self {
-        case .flag: return 0
-        case .environment: return 1
-        case .file: return 2
-        }
-    }
-}

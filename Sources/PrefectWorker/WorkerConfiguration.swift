@@ -50,8 +50,11 @@ public struct WorkerConfiguration: Sendable {
     public var healthcheck: HealthcheckAddress?
     /// `health_poll_intervals`: query intervals without a poll before `/health` answers 503.
     public var healthPollIntervals: Double = HealthReport.prefectsPollIntervals
-    /// Whether flow runs get the worker's API key / auth string (environment and settings layer).
-    public var passCredentialsToRuns = false
+    /// How flow runs get the worker's API key / auth string / custom headers.
+    public var passCredentialsToRuns = CredentialPassing.auto
+    /// The values of the Prefect profile the worker read (all of them), for engine runs' per-run
+    /// profiles.
+    public var prefectProfileValues: [String: String] = [:]
     /// `PREFECT_WORKER_ENV_ALLOW` / `_DENY`: what of the worker's own environment runs inherit.
     public var environmentPolicy = ChildEnvironment.Policy()
 
@@ -81,9 +84,17 @@ public struct WorkerConfiguration: Sendable {
         // The engine talks to the same server, so it needs the same trust (Prefect's names).
         if let caFile = api.tls.caFile { settings["PREFECT_API_SSL_CERT_FILE"] = caFile }
         if api.tls.insecureSkipVerify { settings["PREFECT_API_TLS_INSECURE_SKIP_VERIFY"] = "true" }
-        guard passCredentialsToRuns else { return settings }
+        return settings
+    }
+
+    /// The worker's credentials under Prefect's names; empty when it has none.
+    var credentialSettings: [String: String] {
+        var settings: [String: String] = [:]
         if let key = api.apiKey { settings["PREFECT_API_KEY"] = key }
         if let auth = api.authString { settings["PREFECT_API_AUTH_STRING"] = auth }
+        if !api.customHeaders.isEmpty {
+            settings["PREFECT_CLIENT_CUSTOM_HEADERS"] = JSONValue.object(api.customHeaders.mapValues { .string($0) }).compactJSONText
+        }
         return settings
     }
 

@@ -24,11 +24,14 @@ public enum ConfigValue: Equatable, Sendable {
 /// `line` is the 1-based line where the key is written.
 public struct ConfigEntry: Equatable, Sendable {
     public let key: String
+    /// The key's parts as written (a quoted part may hold a dot: `[profiles."a.b"]`).
+    public let path: [String]
     public let value: ConfigValue
     public let line: Int
 
-    public init(key: String, value: ConfigValue, line: Int) {
+    public init(key: String, value: ConfigValue, line: Int, path: [String]? = nil) {
         self.key = key
+        self.path = path ?? key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         self.value = value
         self.line = line
     }
@@ -57,6 +60,13 @@ public enum ConfigFile {
         var parser = ConfigParser(text)
         return try parser.document()
     }
+
+    /// The entries and the paths of the `[table]` headers (an empty table has no entries).
+    public static func parseWithTables(_ text: String) throws -> (entries: [ConfigEntry], tables: [[String]]) {
+        var parser = ConfigParser(text)
+        let entries = try parser.document()
+        return (entries, parser.headerPaths)
+    }
 }
 
 /// A key as written on its line (for the examples in messages) and with its table's prefix (to name it).
@@ -83,6 +93,8 @@ private struct ConfigParser {
     init(_ text: String) {
         scanner = ConfigScanner(text)
     }
+
+    var headerPaths: [[String]] { headers.sorted { $0.value < $1.value }.map(\.key) }
 
     mutating func document() throws -> [ConfigEntry] {
         while true {
@@ -112,7 +124,7 @@ private struct ConfigParser {
         try claimValue(path, dottedFrom: table.count, line: line)
         let value = try self.value(of: name)
         try endLine(after: "the value of '\(name.full)'")
-        entries.append(ConfigEntry(key: name.full, value: value, line: line))
+        entries.append(ConfigEntry(key: name.full, value: value, line: line, path: path))
     }
 
     private mutating func header() throws {

@@ -23,6 +23,8 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public var pidStartTime: UInt64?
     public var reporting: String
     public var updated: Date
+    /// The run's private profile directory (credentials), removed by whoever ends the run.
+    public var profileDirectory: String?
 
     public init(
         flowRunId: String, flowRunName: String, workerName: String, workerPid: Int32, workerStartTime: UInt64?,

@@ -5,13 +5,30 @@ public enum SettingOrigin: Sendable, Equatable {
     case flag(String)
     case environment(String)
     case file(path: String, line: Int)
+    /// One of Prefect's files: a profile of the profiles file (line 0: Prefect's built-in
+    /// profiles), `prefect.toml` or `.env`.
+    case prefectFile(path: String, line: Int, profile: String?)
 
-    /// How `config show` tells it: "flag --limit", "env PREFECT_WORKER_LIMIT", "/etc/… line 3".
+    /// How `config show` tells it: "flag --limit", "env PREFECT_WORKER_LIMIT", "/etc/… line 3",
+    /// "/root/.prefect/profiles.toml line 4 (profile \"prod\")".
     public var description: String {
         switch self {
         case .flag(let flag): return "flag \(flag)"
         case .environment(let name): return "env \(name)"
         case .file(let path, let line): return "\(path) line \(line)"
+        case .prefectFile(let path, let line, let profile):
+            let place = line == 0 ? path : "\(path) line \(line)"
+            return profile.map { "\(place) (profile \"\($0)\")" } ?? place
+        }
+    }
+
+    /// Flag 0, environment 1, configuration file 2, Prefect's files 3: the lower wins.
+    public var rank: Int {
+        switch self {
+        case .flag: return 0
+        case .environment: return 1
+        case .file: return 2
+        case .prefectFile: return 3
         }
     }
 }
@@ -34,6 +51,8 @@ public struct SettingLayers: Sendable {
     private var environment: [String: String]
     private var file: [String: ConfigEntry] = [:]
     private var filePath = ""
+    /// Prefect's own files, below all of the worker's layers.
+    public var prefectFiles = PrefectSettingsFiles()
 
     /// `flags`: values by setting key (several for a repeated list flag).
     public init(flags: [String: [String]] = [:], environment: [String: String] = [:], file: (path: String, text: String)? = nil) throws {
@@ -67,19 +86,34 @@ public struct SettingLayers: Sendable {
             return SettingValue(text: text, items: items, origin: .environment(name), label: name)
         }
         if let entry = file[key] {
-            let items: [String]
-            switch entry.value {
-            case .array(let values): items = values.compactMap { if case .string(let text) = $0 { text } else { nil } }
-            case .string(let text): items = setting.kind == .list ? Self.items(text) : [text]
-            case .integer(let number): items = [String(number)]
-            case .float(let number): items = [String(number)]
-            case .bool(let flag): items = [flag ? "true" : "false"]
-            }
-            return SettingValue(
-                text: items.joined(separator: ","), items: items, origin: .file(path: filePath, line: entry.line),
+            return Self.value(
+                entry.value, kind: setting.kind, origin: .file(path: filePath, line: entry.line),
                 label: "\(filePath) line \(entry.line): \(key)")
         }
+        if let entry = prefectFiles.entries[key] {
+            return Self.value(entry.value, kind: setting.kind, origin: entry.origin, label: "\(entry.origin.description): \(setting.environment)")
+        }
         return nil
+    }
+
+    private static func value(_ value: ConfigValue, kind: Setting.Kind, origin: SettingOrigin, label: String) -> SettingValue {
+        let items: [String]
+        switch value {
+        case .array(let values): items = values.compactMap(scalarText)
+        case .string(let text): items = kind == .list ? Self.items(text) : [text]
+        default: items = scalarText(value).map { [$0] } ?? []
+        }
+        return SettingValue(text: items.joined(separator: ","), items: items, origin: origin, label: label)
+    }
+
+    private static func scalarText(_ value: ConfigValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .integer(let number): return String(number)
+        case .float(let number): return String(number)
+        case .bool(let flag): return flag ? "true" : "false"
+        case .array: return nil
+        }
     }
 
     /// Comma-separated items, trimmed, empty ones dropped.

@@ -23,8 +23,9 @@ struct ShowConfigCommand: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let file = try ConfigFileLocation.load(flag: options.configFile, environment: environment)
-        let settings = try SettingsResolver(flags: options.settings, environment: environment, configFile: file)
+        let settings = try SettingsResolver(flags: options.settings, environment: environment, configFile: file, prefectFiles: .current)
         print(EffectiveConfiguration.render(settings: settings, file: file?.path))
+        for warning in settings.warnings { print("# warning: \(warning)") }
         _ = try settings.configuration()
         _ = try settings.logLevel()
     }

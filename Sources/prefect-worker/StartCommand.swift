@@ -49,6 +49,10 @@ struct StartCommand: AsyncParsableCommand {
         let sinks = LogSinks(format: format, level: level)
         LoggingSystem.bootstrap { label in sinks.localHandler(label: label) }
         let logger = sinks.workerLogger()
+        for warning in settings.warnings { logger.warning("\(warning)") }
+        if let profile = settings.prefectProfile {
+            logger.debug("read Prefect's settings profile", metadata: ["profile": "\(profile.name)", "file": "\(profile.path)"])
+        }
         if let installPolicy {
             logger.debug("--install-policy \(installPolicy): a process work pool needs no worker package, so there is nothing to install")
         }

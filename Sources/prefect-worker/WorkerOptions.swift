@@ -52,6 +52,20 @@ struct WorkerOptions: ParsableArguments {
     var createPoolIfNotFound: Bool?
     @Option(help: "A JSON file of the base job template the pool is created with when it does not exist (ignored, with a warning, when it does).")
     var baseJobTemplate: String?
+    @Option(help: "The Prefect profile to read settings from (env PREFECT_PROFILE; default the profiles file's active one).")
+    var profile: String?
+    @Option(help: "Prefect's profiles file (env PREFECT_PROFILES_PATH, default $PREFECT_HOME/profiles.toml).")
+    var prefectProfilesPath: String?
+    @Option(help: "Prefect's home directory (env PREFECT_HOME, default ~/.prefect).")
+    var prefectHome: String?
+    @Option(help: "Retries of a failed request before a call fails (env PREFECT_CLIENT_MAX_RETRIES, default 5).")
+    var clientMaxRetries: Int?
+    @Option(help: "Comma-separated HTTP status codes to retry besides 408, 429, 502, 503 (env PREFECT_CLIENT_RETRY_EXTRA_CODES).")
+    var clientRetryExtraCodes: String?
+    @Option(help: "Random spread of retry delays, 0 = none (env PREFECT_CLIENT_RETRY_JITTER_FACTOR, default 0.2).")
+    var clientRetryJitterFactor: Double?
+    @Flag(inversion: .prefixedNo, help: "Send a CSRF token on writes when the server asks for one (env PREFECT_CLIENT_CSRF_SUPPORT_ENABLED, default on).")
+    var clientCsrfSupportEnabled: Bool?
     @Option(help: "The Python that runs the Prefect engine for jobs without a command (default python3).")
     var python: String?
 
@@ -84,8 +98,8 @@ struct WorkerOptions: ParsableArguments {
     var outputToAPI = false
 
     // What runs inherit.
-    @Flag(help: "Give flow runs the worker's API key, auth string and custom headers.")
-    var passCredentialsToRuns = false
+    @Option(help: "How runs get the worker's API key, auth string and custom headers: auto (engine runs, in a private per-run profile file), always (every run's environment, as Prefect), never (default auto).")
+    var passCredentialsToRuns: String?
     @Option(help: "Comma-separated shell patterns of the worker's variables runs inherit (default all).")
     var envAllow: String?
     @Option(help: "Comma-separated shell patterns of variables runs never inherit.")
@@ -128,6 +142,13 @@ struct WorkerOptions: ParsableArguments {
         flags.set("create_pool_if_not_found", inverted: createPoolIfNotFound)
         flags.set("base_job_template", baseJobTemplate)
         flags.set("python", python)
+        flags.set("prefect_profile", profile)
+        flags.set("prefect_profiles_path", prefectProfilesPath)
+        flags.set("prefect_home", prefectHome)
+        flags.set("client_max_retries", clientMaxRetries)
+        flags.set("client_retry_extra_codes", clientRetryExtraCodes)
+        flags.set("client_retry_jitter_factor", clientRetryJitterFactor)
+        flags.set("client_csrf_support_enabled", inverted: clientCsrfSupportEnabled)
         flags.set("cancel_grace_seconds", cancelGraceSeconds)
         flags.set("run_timeout_seconds", runTimeoutSeconds)
         flags.set("drain_seconds", drainSeconds)
@@ -154,6 +175,6 @@ struct WorkerOptions: ParsableArguments {
     /// The settings of all layers: the flags, `environment`, and the configuration file.
     func resolver(environment: [String: String]) throws -> SettingsResolver {
         let file = try ConfigFileLocation.load(flag: configFile, environment: environment)
-        return try SettingsResolver(flags: settings, environment: environment, configFile: file)
+        return try SettingsResolver(flags: settings, environment: environment, configFile: file, prefectFiles: .current)
     }
 }

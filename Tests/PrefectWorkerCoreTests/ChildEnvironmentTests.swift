@@ -86,3 +86,42 @@ import Testing
         #expect(ChildEnvironment.Policy.patterns(nil) == [])
     }
 }
+
+@Suite struct CredentialPassingTests {
+    @Test(arguments: [
+        // (setting, reporting, has credentials, delivery)
+        ("auto", StateReporting.engine, true, CredentialPassing.Delivery.profileFile),
+        ("auto", .worker, true, .none),
+        ("auto", .engine, false, .none),
+        ("always", .engine, true, .environment),
+        ("always", .worker, true, .environment),
+        ("true", .worker, true, .environment),
+        ("never", .engine, true, .none),
+        ("false", .engine, true, .none),
+    ])
+    func delivery(setting: String, reporting: StateReporting, hasCredentials: Bool, expected: CredentialPassing.Delivery) throws {
+        let passing = try #require(CredentialPassing(setting: setting))
+        #expect(passing.delivery(reporting: reporting, hasCredentials: hasCredentials) == expected)
+    }
+
+    @Test func anUnknownValueIsRefused() {
+        #expect(CredentialPassing(setting: "sometimes") == nil)
+    }
+
+    @Test func theRunProfileIsPrefectsFormatAndReadsBack() throws {
+        let text = RunProfile.text(settings: ["PREFECT_API_URL": "http://127.0.0.1:4200/api", "PREFECT_API_KEY": "k\"ey\\1"])
+        #expect(text == """
+            active = "prefect-worker-run"
+
+            [profiles.prefect-worker-run]
+            PREFECT_API_KEY = "k\\"ey\\\\1"
+            PREFECT_API_URL = "http://127.0.0.1:4200/api"
+
+            """)
+        let files = try PrefectSettingsFiles.read(
+            dotEnv: nil, prefectToml: nil, profiles: .init(path: "/r/profiles.toml", text: text), profilesPath: "/r/profiles.toml",
+            requested: .init(name: RunProfile.name, label: "PREFECT_PROFILE", isFlag: false))
+        #expect(files.profileValues["PREFECT_API_KEY"] == "k\"ey\\1")
+        #expect(RunProfile.environment(path: "/r/profiles.toml") == ["PREFECT_PROFILES_PATH": "/r/profiles.toml", "PREFECT_PROFILE": "prefect-worker-run"])
+    }
+}

@@ -72,12 +72,14 @@ import Testing
         env["CREDENTIALS_DIRECTORY"] = directory
         let configuration = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
         #expect(configuration.api.apiKey == "pnu_from_credential")
-        #expect(!configuration.passCredentialsToRuns)
+        #expect(configuration.passCredentialsToRuns == .auto)
         #expect(configuration.settingsEnvironment == ["PREFECT_API_URL": "http://127.0.0.1:4200/api"])
 
         env["PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS"] = "true"
         let passing = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
-        #expect(passing.settingsEnvironment["PREFECT_API_KEY"] == "pnu_from_credential")
+        #expect(passing.passCredentialsToRuns == .always)
+        #expect(passing.credentialSettings["PREFECT_API_KEY"] == "pnu_from_credential")
+        #expect(passing.settingsEnvironment["PREFECT_API_KEY"] == nil, "credentials are given per run, by how it reports")
     }
 
     @Test func theEnvironmentWinsOverACredentialAndNeitherIsPassedUnlessAskedFor() throws {
@@ -89,11 +91,11 @@ import Testing
         env["PREFECT_API_KEY"] = "from-env"
         let configuration = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
         #expect(configuration.api.apiKey == "from-env")
-        #expect(!configuration.passCredentialsToRuns)
+        #expect(configuration.passCredentialsToRuns == .auto)
         #expect(configuration.settingsEnvironment["PREFECT_API_KEY"] == nil)
         env["PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS"] = "true"
         let passing = try SettingsResolver.resolve(flags: CommandLineSettings(pool: "p"), environment: env)
-        #expect(passing.settingsEnvironment["PREFECT_API_KEY"] == "from-env")
+        #expect(passing.credentialSettings["PREFECT_API_KEY"] == "from-env")
     }
 
     @Test func secretsComeFromTheFilesTheFileVariablesName() throws {
