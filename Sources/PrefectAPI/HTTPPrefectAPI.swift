@@ -17,14 +17,19 @@ public final class HTTPPrefectAPI: PrefectAPI {
     let metrics: APIRequestMetrics
     /// Whether the last request reached the server (see `ServerReachability`).
     public let reachability = ServerReachability()
+    /// The CSRF token writes carry when the server wants one.
+    let csrf: CSRFTokens
 
     /// `metrics` receives a count, an error count and a duration per request attempt.
     public init(
-        configuration: PrefectAPIConfiguration, retry: RetryPolicy = RetryPolicy(), logger: Logger,
+        configuration: PrefectAPIConfiguration, retry: RetryPolicy? = nil, logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.configuration = configuration
-        self.retry = retry
+        self.retry = retry ?? configuration.clientRetry.defaultPolicy
+        // Prefect's Cloud client never uses CSRF tokens; a self-hosted server may.
+        let isCloud = URL(string: configuration.baseURL)?.host?.hasSuffix("prefect.cloud") ?? false
+        self.csrf = CSRFTokens(enabled: configuration.csrfSupportEnabled && !isCloud)
         self.logger = logger
         self.metrics = APIRequestMetrics(factory: metrics)
         var clientConfiguration = HTTPClient.Configuration()
@@ -61,20 +66,28 @@ public final class HTTPPrefectAPI: PrefectAPI {
         _ method: HTTPMethod, _ path: String, json body: Data? = nil, accepting: Set<Int> = [],
         policy: RetryPolicy? = nil
     ) async throws -> Answer {
-        let policy = policy ?? retry
+        let policy = (policy ?? retry).applying(configuration.clientRetry)
         let route = "\(method.rawValue) \(path)"
+        let isWrite = [.POST, .PUT, .PATCH, .DELETE].contains(method)
+        var csrfToken = isWrite ? try await csrfToken(policy: policy) : nil
         var retryNumber = 0
         var retriedClosedConnection = false
+        var refreshedCSRF = false
         while true {
             try Task.checkCancellation()
             let failure: RetryPolicy.Failure
             let failed: PrefectAPIError
             var retryAfter: Double?
+            var maintenance = false
             let started = ContinuousClock.now
             do {
                 var request = HTTPClientRequest(url: configuration.baseURL + path)
                 request.method = method
                 for (name, value) in configuration.headers { request.headers.add(name: name, value: value) }
+                if let csrfToken {
+                    request.headers.replaceOrAdd(name: CSRFTokens.tokenHeader, value: csrfToken)
+                    request.headers.replaceOrAdd(name: CSRFTokens.clientHeader, value: csrf.clientId)
+                }
                 if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
                 let response = try await client.execute(
                     request, timeout: .milliseconds(Int64(configuration.requestTimeoutSeconds * 1000)))
@@ -85,8 +98,18 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 metrics.record(
                     method: method.rawValue, path: path, status: status, failed: !answered, duration: ContinuousClock.now - started)
                 if answered { return Answer(status: status, body: bytes) }
+                // A token the server no longer takes (expired, or replaced): a new one, sent at once.
+                if let token = csrfToken, !refreshedCSRF, CSRFTokens.isRefusal(status: status, body: String(buffer: bytes)) {
+                    refreshedCSRF = true
+                    await csrf.refused(token)
+                    logger.debug("the server refused the CSRF token; fetching a new one", metadata: ["route": "\(route)"])
+                    csrfToken = try await self.csrfToken(policy: policy)
+                    continue
+                }
                 failure = .status(status)
-                retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
+                retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"), now: Date())
+                // Prefect's maintenance answer: retried without counting, for as long as it lasts.
+                maintenance = response.headers.first(name: "Prefect-Maintenance")?.lowercased() == "true"
                 failed = .http(status: status, route: route, detail: ErrorDetail.extract(from: bytes))
             } catch let cancelled as CancellationError {
                 throw cancelled
@@ -105,13 +128,35 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 failure = .connection
                 failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
             }
-            retryNumber += 1
-            guard let delay = policy.delay(beforeRetry: retryNumber, after: failure, retryAfter: retryAfter, random: Double.random(in: 0..<1))
+            if !(maintenance && policy.isRetryable(failure)) { retryNumber += 1 }
+            guard let delay = policy.delay(
+                beforeRetry: max(1, retryNumber), after: failure, retryAfter: retryAfter, random: Double.random(in: 0..<1))
             else { throw failed }
             logger.warning(
-                "Prefect API call failed; retrying",
+                maintenance ? "the Prefect server is in maintenance; retrying" : "Prefect API call failed; retrying",
                 metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
             try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+        }
+    }
+
+    /// The CSRF token for a write (nil: the server wants none), fetched when there is none or it
+    /// is about to expire.
+    private func csrfToken(policy: RetryPolicy) async throws -> String? {
+        try await csrf.token(now: Date()) { [self] in
+            let answer = try await send(.GET, "/csrf-token?client=\(csrf.clientId)", accepting: [404, 422], policy: policy)
+            if answer.status == 404 || (answer.status == 422 && String(buffer: answer.body).contains("CSRF protection is disabled")) {
+                return .disabled
+            }
+            if answer.status == 422 {
+                throw PrefectAPIError.http(status: 422, route: "GET /csrf-token", detail: ErrorDetail.extract(from: answer.body))
+            }
+            let fields = try decode(JSONValue.self, answer, route: "GET /csrf-token")
+            guard case .string(let token)? = fields["token"], case .string(let expiration)? = fields["expiration"],
+                let expires = RFC3339.parse(expiration)
+            else {
+                throw PrefectAPIError.undecodable(route: "GET /csrf-token", reason: "no token and expiration in the answer")
+            }
+            return .token(token, expires: expires)
         }
     }
 

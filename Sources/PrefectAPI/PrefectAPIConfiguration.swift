@@ -16,6 +16,11 @@ public struct PrefectAPIConfiguration: Sendable, Equatable {
     public var tls = TLS()
     /// The proxy for the API's host (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` matches); nil = direct.
     public var proxy: ProxySetting?
+    /// Prefect's client retry settings (`PREFECT_CLIENT_MAX_RETRIES` etc.).
+    public var clientRetry = ClientRetrySettings()
+    /// `PREFECT_CLIENT_CSRF_SUPPORT_ENABLED`: send a CSRF token on writes when the server has
+    /// CSRF protection on.
+    public var csrfSupportEnabled = true
 
     /// How an https API's certificate is checked.
     public struct TLS: Sendable, Equatable {

@@ -123,6 +123,8 @@ public struct SettingsResolver: Sendable {
             requestTimeoutSeconds: try seconds("api_request_timeout", default: 60))
         api.tls = try tlsSettings()
         api.proxy = try proxy(for: url)
+        api.clientRetry = try clientRetrySettings()
+        api.csrfSupportEnabled = try bool("client_csrf_support_enabled") ?? true
         return api
     }
 
@@ -144,6 +146,24 @@ public struct SettingsResolver: Sendable {
                 problem: "names '\(path)', which has no \"job_configuration\" and \"variables\"; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
         }
         return (template, path)
+    }
+
+    /// Prefect's client retry settings, with Prefect's defaults and ranges.
+    func clientRetrySettings() throws -> ClientRetrySettings {
+        var settings = ClientRetrySettings()
+        if let retries = try integer("client_max_retries", atLeast: 0, hint: "0 sends each request once") { settings.maxRetries = retries }
+        if let given = layers.value("client_retry_extra_codes") {
+            var codes: Set<Int> = []
+            for item in given.items {
+                guard let code = Int(item), (100...599).contains(code) else {
+                    throw SettingsError(setting: given.label, problem: "must be HTTP status codes 100-599, comma-separated (got '\(item)'), e.g. 500,504")
+                }
+                codes.insert(code)
+            }
+            settings.extraCodes = codes
+        }
+        settings.jitterFactor = try number("client_retry_jitter_factor", default: settings.jitterFactor, allowZero: true)
+        return settings
     }
 
     /// `pass_credentials_to_runs`: auto (default), always, never (true/false: always/never).

@@ -11,6 +11,8 @@ public struct RetryPolicy: Sendable, Equatable {
     public var maxRetries: Int?
     /// The longest `Retry-After` honoured.
     public var retryAfterCap: Double
+    /// More statuses to retry (`PREFECT_CLIENT_RETRY_EXTRA_CODES`).
+    public var extraCodes: Set<Int> = []
 
     public init(
         baseDelay: Double = 0.5, maxDelay: Double = 30, jitterFraction: Double = 0.2, maxRetries: Int? = 8,
@@ -44,11 +46,27 @@ public struct RetryPolicy: Sendable, Equatable {
         }
     }
 
+    public func isRetryable(_ failure: Failure) -> Bool {
+        if case .status(let code) = failure, extraCodes.contains(code) { return true }
+        return Self.isRetryable(failure)
+    }
+
+    /// Prefect's client settings applied to a call's policy: their jitter and extra codes. Their
+    /// retry count is the default policy's (`ClientRetrySettings.defaultPolicy`); calls with
+    /// their own count keep it, so the worker's rules (a claim is sent once, periodic calls retry
+    /// forever) stay on top.
+    public func applying(_ client: ClientRetrySettings) -> RetryPolicy {
+        var policy = self
+        policy.jitterFraction = client.jitterFactor
+        policy.extraCodes = client.extraCodes
+        return policy
+    }
+
     /// Seconds to wait before retry number `retry` (1-based), or nil when no retry should follow.
     public func delay(
         beforeRetry retry: Int, after failure: Failure, retryAfter: Double? = nil, random: Double
     ) -> Double? {
-        guard Self.isRetryable(failure) else { return nil }
+        guard isRetryable(failure) else { return nil }
         if let maxRetries, retry > maxRetries { return nil }
         if let retryAfter, retryAfter >= 0 { return min(retryAfter, retryAfterCap) }
         let exponent = min(retry - 1, 30)
@@ -57,9 +75,48 @@ public struct RetryPolicy: Sendable, Equatable {
         return min(maxDelay, max(0, raw + jitter))  // jittered below the cap, never above it
     }
 
-    /// Seconds from a `Retry-After` header: delta-seconds only (HTTP dates are rare from Prefect).
-    public static func parseRetryAfter(_ header: String?) -> Double? {
-        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)) else { return nil }
-        return seconds
+    /// Seconds from a `Retry-After` header: delta-seconds, or an HTTP date (RFC 9110's IMF-fixdate,
+    /// as Prefect's client reads both) counted from `now`; never negative.
+    public static func parseRetryAfter(_ header: String?, now: Date) -> Double? {
+        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
+        if let seconds = Double(header) { return seconds.isFinite ? max(0, seconds) : nil }
+        guard let date = httpDate(header) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`.
+    static func httpDate(_ text: String) -> Date? {
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
+            let year = Int(parts[3])
+        else { return nil }
+        let time = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard time.count == 3 else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (year, monthIndex + 1, day)
+        (components.hour, components.minute, components.second) = (time[0], time[1], time[2])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: components)
+    }
+}
+
+/// Prefect's client retry settings (`PREFECT_CLIENT_MAX_RETRIES`, `_RETRY_EXTRA_CODES`,
+/// `_RETRY_JITTER_FACTOR`), with Prefect's defaults.
+public struct ClientRetrySettings: Sendable, Equatable {
+    public var maxRetries: Int
+    public var extraCodes: Set<Int>
+    public var jitterFactor: Double
+
+    public init(maxRetries: Int = 5, extraCodes: Set<Int> = [], jitterFactor: Double = 0.2) {
+        self.maxRetries = maxRetries
+        self.extraCodes = extraCodes
+        self.jitterFactor = jitterFactor
+    }
+
+    /// The policy of calls without one of their own.
+    public var defaultPolicy: RetryPolicy {
+        RetryPolicy(maxRetries: maxRetries).applying(self)
     }
 }

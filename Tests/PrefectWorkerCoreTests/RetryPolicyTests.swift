@@ -1,3 +1,4 @@
+import Foundation
 import PrefectWorkerCore
 import Testing
 
@@ -61,10 +62,15 @@ import Testing
     }
 
     @Test func parseRetryAfter() {
-        #expect(RetryPolicy.parseRetryAfter("3") == 3)
-        #expect(RetryPolicy.parseRetryAfter(" 2.5 ") == 2.5)
-        #expect(RetryPolicy.parseRetryAfter("soon") == nil)
-        #expect(RetryPolicy.parseRetryAfter(nil) == nil)
+        let now = Date(timeIntervalSince1970: 784_111_770)  // Sun, 06 Nov 1994 08:49:30 GMT
+        #expect(RetryPolicy.parseRetryAfter("3", now: now) == 3)
+        #expect(RetryPolicy.parseRetryAfter(" 2.5 ", now: now) == 2.5)
+        #expect(RetryPolicy.parseRetryAfter("-4", now: now) == 0)
+        #expect(RetryPolicy.parseRetryAfter("soon", now: now) == nil)
+        #expect(RetryPolicy.parseRetryAfter(nil, now: now) == nil)
+        #expect(RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", now: now) == 7, "an HTTP date, as Prefect's client reads it")
+        #expect(RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:49:00 GMT", now: now) == 0, "a date past is now")
+        #expect(RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:49:37 CET", now: now) == nil)
     }
 
     @Test func periodicCallsRetryForeverNeverLongerThanTheirPeriod() throws {
@@ -77,5 +83,18 @@ import Testing
         #expect(policy.delay(beforeRetry: 1, after: .status(401), random: 0) == nil)
         #expect(policy.delay(beforeRetry: 1, after: .status(404), random: 0) == nil)
         #expect(RetryPolicy.periodic(every: 30).delay(beforeRetry: 1, after: .connection, random: 0.5) == 0.5)
+    }
+
+    @Test func prefectsClientSettingsApplyToEveryPolicyButTheWorkersOwnCounts() {
+        let client = ClientRetrySettings(maxRetries: 2, extraCodes: [404], jitterFactor: 0)
+        #expect(client.defaultPolicy.maxRetries == 2)
+        #expect(client.defaultPolicy.delay(beforeRetry: 1, after: .status(404), random: 0.9) == 0.5, "no jitter; 404 retried")
+        #expect(client.defaultPolicy.delay(beforeRetry: 3, after: .status(503), random: 0.5) == nil, "2 retries only")
+        let periodic = RetryPolicy.periodic(every: 10).applying(client)
+        #expect(periodic.maxRetries == nil, "periodic calls still retry forever")
+        #expect(periodic.delay(beforeRetry: 50, after: .status(404), random: 0.5) == 10)
+        let claim = RetryPolicy(maxRetries: 0).applying(client)
+        #expect(claim.delay(beforeRetry: 1, after: .status(503), random: 0.5) == nil, "a claim is still sent once")
+        #expect(RetryPolicy().delay(beforeRetry: 1, after: .status(404), random: 0.5) == nil, "404 is final by default")
     }
 }
