@@ -49,6 +49,7 @@ extension FlowRunExecutor {
         let reporting = try StateReporting.resolve(jobVariables: values, command: job.command)
         let timeout = try RunTimeout.resolve(jobVariables: values, default: configuration.runTimeoutSeconds)
         let outputToAPI = try OutputToAPI.resolve(jobVariables: values, default: configuration.outputToAPI)
+        if job.command == nil, let problem = await pythonCheck.problem() { throw PreparationError(message: problem) }
         let arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
         if arguments.isEmpty { throw SpawnError.emptyCommand }
 

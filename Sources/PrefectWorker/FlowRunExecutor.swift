@@ -18,6 +18,8 @@ struct FlowRunExecutor: Sendable {
     let metrics: WorkerMetrics
     /// Runs whose claims were refused lately, left alone for a while.
     let claimPauses: ClaimPauses
+    /// Whether `configuration.python` imports prefect (engine runs without a command need it).
+    let pythonCheck: PythonCheck
     let logger: Logger
 
     /// `claimDecided` is told whether the claim was won, before the run is prepared.

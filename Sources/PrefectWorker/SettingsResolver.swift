@@ -78,7 +78,7 @@ public struct SettingsResolver: Sendable {
             heartbeatSeconds: try seconds("heartbeat_seconds", default: 30),
             querySeconds: try seconds("query_seconds", default: 10),
             runOnce: try bool("run_once") ?? false,
-            python: string("python") ?? "python3",
+            python: string("python") ?? WorkerPython.discover(environment: environment),
             createPoolIfNotFound: try bool("create_pool_if_not_found") ?? true,
             environment: environment)
         configuration.baseJobTemplate = try baseJobTemplate()

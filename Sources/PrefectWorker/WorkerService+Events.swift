@@ -26,6 +26,9 @@ extension WorkerService {
                 } onMessage: { message in
                     switch message {
                     case .scheduled: pollWake.fire()
+                    case .poolChanged(let event):
+                        logger.debug("the pool changed; polling now", metadata: ["event": "\(event)"])
+                        pollWake.fire()
                     case .cancelling: cancelWake.fire()
                     case .authSuccess, .other: break
                     }

@@ -64,6 +64,8 @@ public struct WorkerService: Service {
 
     private func serve() async throws {
         let registrar = WorkPoolRegistrar(api: api, configuration: configuration, logger: logger)
+        let pythonCheck = PythonCheck(python: configuration.python, environment: configuration.environment)
+        await pythonCheck.start(logger: logger)
         if !(await api.isHealthy()) {
             logger.warning("Prefect server not reachable yet; waiting for it", metadata: ["api_url": "\(configuration.api.baseURL)"])
         }
@@ -89,7 +91,7 @@ public struct WorkerService: Service {
         logger.info(
             "worker online",
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
-                       "work_queues": "\(configuration.workQueues.joined(separator: ","))"])
+                       "work_queues": "\(configuration.workQueues.joined(separator: ","))", "python": "\(configuration.python)"])
 
         let slots = RunSlots(limit: configuration.limit, maxRuns: configuration.maxRuns) { [health] count in health.inFlight(count) }
         let registry = RunRegistry()
@@ -106,7 +108,8 @@ public struct WorkerService: Service {
         let claimPauses = ClaimPauses()
         let executor = FlowRunExecutor(
             api: api, configuration: configuration, poolCache: cache, registry: registry, controlChannel: controlChannel,
-            ledger: ledger, logs: logs, events: events, metrics: metrics, claimPauses: claimPauses, logger: logger)
+            ledger: ledger, logs: logs, events: events, metrics: metrics, claimPauses: claimPauses, pythonCheck: pythonCheck,
+            logger: logger)
         let cancelWake = WakeSignal()
         await withTaskGroup(of: Void.self) { loops in
             loops.addTask { await heartbeatLoop(registrar: registrar, cache: cache, watch: watch) }

@@ -8,6 +8,12 @@ public struct EventSubscription: Sendable, Equatable {
     public static let scheduledEvents = ["prefect.flow-run.Scheduled", "prefect.flow-run.AwaitingRetry"]
     /// A run is asked to stop.
     public static let cancellingEvent = "prefect.flow-run.Cancelling"
+    /// The pool or one of its queues became ready (unpaused) or changed (a concurrency limit):
+    /// waiting runs may be taken now, so the worker polls at once as Prefect's worker would within
+    /// its poll interval. The queues' events name the pool as a related resource.
+    public static let poolChangedEvents = [
+        "prefect.work-pool.ready", "prefect.work-pool.updated", "prefect.work-queue.ready", "prefect.work-queue.updated",
+    ]
 
     public var poolId: String
     /// How far back the server replays (it keeps at most its own backfill limit): a reconnect does
@@ -30,7 +36,7 @@ public struct EventSubscription: Sendable, Equatable {
     public func filterMessage(now: Date) -> String {
         let since = RFC3339.format(now.addingTimeInterval(-replaySeconds))
         let until = RFC3339.format(now.addingTimeInterval(10 * 365 * 86_400))
-        let names = (Self.scheduledEvents + [Self.cancellingEvent]).map(JSONValue.string)
+        let names = (Self.scheduledEvents + [Self.cancellingEvent] + Self.poolChangedEvents).map(JSONValue.string)
         let filter: JSONValue = .object([
             "occurred": .object(["since": .string(since), "until": .string(until)]),
             "event": .object(["name": .array(names)]),
@@ -47,6 +53,8 @@ public enum EventStreamMessage: Sendable, Equatable {
     case scheduled(flowRunId: String?)
     /// A subscribed event: wake up the cancellation check.
     case cancelling(flowRunId: String?)
+    /// The pool or a queue of it was unpaused or changed: wake up the poll loop.
+    case poolChanged(event: String)
     /// Anything else (another event, an unknown message type).
     case other(type: String?)
 
@@ -63,6 +71,7 @@ public enum EventStreamMessage: Sendable, Equatable {
             let flowRunId = resource.flatMap { $0.hasPrefix("prefect.flow-run.") ? String($0.dropFirst(17)) : nil }
             if name == EventSubscription.cancellingEvent { return .cancelling(flowRunId: flowRunId) }
             if EventSubscription.scheduledEvents.contains(name) { return .scheduled(flowRunId: flowRunId) }
+            if EventSubscription.poolChangedEvents.contains(name) { return .poolChanged(event: name) }
             return .other(type: type)
         default:
             return .other(type: type)

@@ -120,8 +120,8 @@ public enum SettingsCatalog {
                 .boolean, default: "true", "Create the pool when it does not exist (`--no-create-pool-if-not-found`)."),
         Setting("base_job_template", "PREFECT_WORKER_BASE_JOB_TEMPLATE", flag: "--base-job-template", .string, default: "Prefect's process template",
                 "A JSON file of the base job template a pool created by the worker gets (ignored, with a warning, when the pool exists)."),
-        Setting("python", "PREFECT_WORKER_PYTHON", flag: "--python", .string, default: "python3",
-                "The Python that runs `-m prefect.engine` for jobs without a command."),
+        Setting("python", "PREFECT_WORKER_PYTHON", flag: "--python", .string, default: "the `prefect` on PATH's Python, else python3",
+                "The Python that runs `-m prefect.engine` for jobs without a command (checked at start to import prefect)."),
         // Runs' lifetimes.
         Setting("cancel_grace_seconds", "PREFECT_WORKER_CANCEL_GRACE_SECONDS", flag: "--cancel-grace-seconds", .number,
                 default: "30", "Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out."),

@@ -66,7 +66,7 @@ struct WorkerOptions: ParsableArguments {
     var clientRetryJitterFactor: Double?
     @Flag(inversion: .prefixedNo, help: "Send a CSRF token on writes when the server asks for one (env PREFECT_CLIENT_CSRF_SUPPORT_ENABLED, default on).")
     var clientCsrfSupportEnabled: Bool?
-    @Option(help: "The Python that runs the Prefect engine for jobs without a command (default python3).")
+    @Option(help: "The Python that runs the Prefect engine for jobs without a command (default: the interpreter of `prefect` on PATH, else python3).")
     var python: String?
 
     // Runs.

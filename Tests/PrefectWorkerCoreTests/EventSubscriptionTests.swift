@@ -18,6 +18,8 @@ import Testing
         #expect(filter["any_resource"]?["id"] == .array([.string("prefect.work-pool.p-1")]))
         #expect(filter["event"]?["name"] == .array([
             .string("prefect.flow-run.Scheduled"), .string("prefect.flow-run.AwaitingRetry"), .string("prefect.flow-run.Cancelling"),
+            .string("prefect.work-pool.ready"), .string("prefect.work-pool.updated"), .string("prefect.work-queue.ready"),
+            .string("prefect.work-queue.updated"),
         ]))
         // Replays the last minute; live events must fall before `until`, so it lies years ahead.
         #expect(filter["occurred"]?["since"] == .string(RFC3339.format(now.addingTimeInterval(-60))))
@@ -39,6 +41,10 @@ import Testing
         let running = #"{"type":"event","event":{"event":"prefect.flow-run.Running","resource":{"prefect.resource.id":"prefect.flow-run.x"}}}"#
         #expect(EventStreamMessage.parse(running) == .other(type: "event"))
         #expect(EventStreamMessage.parse(#"{"type":"something-new"}"#) == .other(type: "something-new"))
+        let unpaused = #"{"type":"event","event":{"event":"prefect.work-queue.ready","resource":{"prefect.resource.id":"prefect.work-queue.q1"}}}"#
+        #expect(EventStreamMessage.parse(unpaused) == .poolChanged(event: "prefect.work-queue.ready"))
+        let paused = #"{"type":"event","event":{"event":"prefect.work-pool.paused","resource":{"prefect.resource.id":"prefect.work-pool.p1"}}}"#
+        #expect(EventStreamMessage.parse(paused) == .other(type: "event"), "a pause needs no poll")
         #expect(EventStreamMessage.parse("not json") == nil)
         #expect(EventStreamMessage.parse(#"{"no":"type"}"#) == nil)
     }
