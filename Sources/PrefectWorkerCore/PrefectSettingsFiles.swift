@@ -4,7 +4,7 @@ import Foundation
 /// for the settings of the catalog that are Prefect's (`Setting.prefectPath`): `.env` in the
 /// working directory beats `prefect.toml` there, which beats the active profile of the profiles
 /// file. All of them sit below the worker's own layers (flag, environment, configuration file).
-/// Pure: the caller reads the files. See docs/settings.md.
+/// Pure: the caller reads the files. The decisions are in docs/settings.md.
 public struct PrefectSettingsFiles: Sendable {
     /// A file's path and text.
     public struct Source: Sendable, Equatable {

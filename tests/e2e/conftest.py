@@ -1,4 +1,5 @@
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -44,9 +45,10 @@ def start_worker(server, tmp_path):
     started: list[Worker] = []
 
     def start(pool: str, *args: str, env: dict | None = None, api_url: str | None = None,
-              journal_stream: bool = False, wrapper: tuple[str, ...] = ()) -> Worker:
+              journal_stream: bool = False, wrapper: tuple[str, ...] = (), python: str | None = sys.executable,
+              cwd: Path | None = None) -> Worker:
         worker = Worker(api_url or server.url, pool, *args, env=env, log_dir=tmp_path, journal_stream=journal_stream,
-                        wrapper=wrapper)
+                        wrapper=wrapper, python=python, cwd=cwd)
         started.append(worker)
         return worker
 

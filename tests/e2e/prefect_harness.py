@@ -102,13 +102,21 @@ class PrefectServer:
 class PrefectAPI:
     """The few REST calls the tests need to set up pools, deployments and runs and read them back."""
 
-    def __init__(self, url: str, auth: tuple[str, str] | None = None):
+    def __init__(self, url: str, auth: tuple[str, str] | None = None, csrf: bool = False):
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=30, auth=auth)
+        self.csrf_client = uuid.uuid4().hex if csrf else None
+
+    def _csrf_headers(self, method: str) -> dict:
+        """A server with CSRF protection wants a fresh token on every write."""
+        if not self.csrf_client or method == "GET":
+            return {}
+        token = self.http.get("/csrf-token", params={"client": self.csrf_client}).json()["token"]
+        return {"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": self.csrf_client}
 
     def _call(self, method: str, path: str, **kwargs):
         for attempt in range(10):  # the SQLite server answers 503 under load; retry like a client
-            response = self.http.request(method, path, **kwargs)
+            response = self.http.request(method, path, headers=self._csrf_headers(method), **kwargs)
             if response.status_code not in (500, 502, 503):
                 break
             time.sleep(0.2 * (attempt + 1))
@@ -126,7 +134,7 @@ class PrefectAPI:
 
     def workers(self, pool: str) -> list[dict]:
         """The pool's workers; [] while the pool does not exist yet."""
-        response = self.http.post(f"/work_pools/{pool}/workers/filter", json={})
+        response = self.http.post(f"/work_pools/{pool}/workers/filter", json={}, headers=self._csrf_headers("POST"))
         return response.json() if response.status_code == 200 else []
 
     def create_deployment(self, pool: str, flow_name: str = "hello", entrypoint: str = "demo_flow.py:hello",
@@ -226,7 +234,8 @@ class Worker:
     """The real prefect-worker binary, its output in a log file."""
 
     def __init__(self, api_url: str, pool: str, *args: str, env: dict | None = None, log_dir: Path,
-                 journal_stream: bool = False, wrapper: tuple[str, ...] = ()):
+                 journal_stream: bool = False, wrapper: tuple[str, ...] = (), python: str | None = sys.executable,
+                 cwd: Path | None = None):
         self.api_url = api_url
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC")}
@@ -238,12 +247,14 @@ class Worker:
             PREFECT_WORKER_STATE_DIR=str(log_dir / "worker-state"),
         )
         full_env.update(env or {})
-        self.command = [*wrapper, str(WORKER_BIN), "start", "--pool", pool, "--python", sys.executable, *args]
+        full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset it
+        python_flag = ("--python", python) if python else ()
+        self.command = [*wrapper, str(WORKER_BIN), "start", "--pool", pool, *python_flag, *args]
         self.log = open(self.log_path, "wb")
         if journal_stream:  # what systemd sets when it connects stderr to the journal
             status = os.fstat(self.log.fileno())
             full_env["JOURNAL_STREAM"] = f"{status.st_dev}:{status.st_ino}"
-        self.process = subprocess.Popen(self.command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
