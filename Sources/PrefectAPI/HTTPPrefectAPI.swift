@@ -132,10 +132,12 @@ public final class HTTPPrefectAPI: PrefectAPI {
             guard let delay = policy.delay(
                 beforeRetry: max(1, retryNumber), after: failure, retryAfter: retryAfter, random: Double.random(in: 0..<1))
             else { throw failed }
-            // One failed attempt that the next one may well fix (a busy server's 503) is routine, as
-            // in Prefect's client (debug); a request that keeps failing is worth a warning.
+            // One answer that the next attempt may well change (a busy server's 503) is routine, as
+            // in Prefect's client (debug); a request that keeps failing, or a server that cannot be
+            // reached at all, is worth a warning.
+            let routine: Bool = if case .status = failure { retryNumber <= 1 && !maintenance } else { false }
             logger.log(
-                level: retryNumber <= 1 && !maintenance ? .debug : .warning,
+                level: routine ? .debug : .warning,
                 maintenance ? "the Prefect server is in maintenance; retrying" : "Prefect API call failed; retrying",
                 metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
             try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))

@@ -325,3 +325,30 @@ def test_an_idle_worker_logs_no_warning_over_two_minutes(api, pool, start_worker
     assert worker.process.poll() is None
     loud = [line for line in worker.output().splitlines() if '"level":"warning"' in line or '"level":"error"' in line]
     assert loud == [], loud
+
+
+def test_claimed_runs_get_the_workers_labels_and_a_failing_label_patch_costs_no_run(api, pool, server, start_worker, tmp_path):
+    """As Prefect's worker: `prefect.worker.name`, `prefect.worker.type`, `prefect.work-pool.name`
+    and `.id` on every claimed run. Behind a gateway that answers 503 to every label PATCH, runs
+    still start at once and COMPLETE (Prefect's worker crashes them)."""
+    from network_fixtures import FaultGateway
+
+    marker = tmp_path / "marker"
+    deployment = marker_deployment(api, pool, marker)
+    run_id = api.create_run(deployment)
+    worker = start_worker(pool, "--name", "labeller")
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    pool_id = api.read_pool(pool)["id"]
+    wanted = {"prefect.worker.name": "labeller", "prefect.worker.type": "process", "prefect.work-pool.name": pool,
+              "prefect.work-pool.id": pool_id}
+    wait_for(lambda: wanted.items() <= api.run(run_id)["labels"].items(), 30, "the worker's labels on the run")
+    worker.stop()
+
+    with FaultGateway(server.port) as gateway:
+        gateway.answer_503(lambda method, path: method == "PATCH" and path.endswith("/labels"))
+        runs = [api.create_run(deployment) for _ in range(3)]
+        start_worker(pool, "--name", "unlabelled", api_url=gateway.url)
+        for run in runs:
+            assert api.wait_terminal(run, timeout=60)["state_type"] == "COMPLETED"
+        assert gateway.count("PATCH", "/labels", outcome=503) >= 3
+        assert "prefect.worker.name" not in api.run(runs[0])["labels"]
