@@ -27,8 +27,10 @@ import Testing
         }
         #expect(got == Array(repeating: "t1", count: 5))
         #expect(fetches.count.load(ordering: .relaxed) == 1, "the server keeps one token per client: one fetch")
-        #expect(try await tokens.token(now: now.addingTimeInterval(3539), fetch: fetch) == "t1")
-        #expect(try await tokens.token(now: now.addingTimeInterval(3541), fetch: fetch) == "t2", "refreshed before it expires")
+        let got1 = try await tokens.token(now: now.addingTimeInterval(3539), fetch: fetch)
+        #expect(got1 == "t1")
+        let got2 = try await tokens.token(now: now.addingTimeInterval(3541), fetch: fetch)
+        #expect(got2 == "t2", "refreshed before it expires")
     }
 
     @Test func aRefusedTokenIsFetchedAgainUnlessAnotherRequestDidAlready() async throws {
@@ -37,11 +39,14 @@ import Testing
         let fetch: @Sendable () async throws -> CSRFTokens.Fetched = { [now] in
             .token("t\(fetches.count.add(1, ordering: .relaxed).newValue)", expires: now.addingTimeInterval(3600))
         }
-        #expect(try await tokens.token(now: now, fetch: fetch) == "t1")
+        let got3 = try await tokens.token(now: now, fetch: fetch)
+        #expect(got3 == "t1")
         await tokens.refused("t1")
-        #expect(try await tokens.token(now: now, fetch: fetch) == "t2")
+        let got4 = try await tokens.token(now: now, fetch: fetch)
+        #expect(got4 == "t2")
         await tokens.refused("t1")
-        #expect(try await tokens.token(now: now, fetch: fetch) == "t2", "an old token's refusal does not drop the new one")
+        let got5 = try await tokens.token(now: now, fetch: fetch)
+        #expect(got5 == "t2", "an old token's refusal does not drop the new one")
     }
 
     @Test func aServerWithoutCSRFIsAskedOnceAndADisabledClientNever() async throws {
@@ -51,18 +56,24 @@ import Testing
             return .disabled
         }
         let tokens = CSRFTokens(enabled: true)
-        #expect(try await tokens.token(now: now, fetch: disabled) == nil)
-        #expect(try await tokens.token(now: now, fetch: disabled) == nil)
+        let got6 = try await tokens.token(now: now, fetch: disabled)
+        #expect(got6 == nil)
+        let got7 = try await tokens.token(now: now, fetch: disabled)
+        #expect(got7 == nil)
         #expect(fetches.count.load(ordering: .relaxed) == 1)
-        #expect(try await CSRFTokens(enabled: false).token(now: now, fetch: disabled) == nil)
+        let got8 = try await CSRFTokens(enabled: false).token(now: now, fetch: disabled)
+        #expect(got8 == nil)
         #expect(fetches.count.load(ordering: .relaxed) == 1)
     }
 
     @Test func aFailedFetchIsTriedAgainByTheNextWrite() async throws {
         struct Down: Error {}
         let tokens = CSRFTokens(enabled: true)
-        await #expect(throws: Down.self) { try await tokens.token(now: now, fetch: { throw Down() }) }
-        #expect(try await tokens.token(now: now, fetch: { [now] in .token("t", expires: now.addingTimeInterval(3600)) }) == "t")
+        let now = self.now
+        let failing: @Sendable () async throws -> CSRFTokens.Fetched = { throw Down() }
+        await #expect(throws: Down.self) { _ = try await tokens.token(now: now, fetch: failing) }
+        let got9 = try await tokens.token(now: now, fetch: { [now] in .token("t", expires: now.addingTimeInterval(3600)) })
+        #expect(got9 == "t")
     }
 
     @Test func theRefusalsThatCallForANewToken() {
