@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from prefect_harness import (WORKER_BIN, PrefectAPI, PrefectServer, free_port, run_processes, wait_for)
 from test_metrics import scrape
@@ -79,75 +80,75 @@ def test_settings_come_from_prefects_profile_dotenv_and_prefect_toml(api, pool, 
     assert last.startswith(f"prefect-worker: error: {home}/profiles.toml line 3: "), last
 
 
-def test_an_engine_run_on_a_basic_auth_server_gets_credentials_only_in_a_private_profile(tmp_path, start_worker):
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    """One server with basic auth for this module's credential tests."""
+    server = PrefectServer(tmp_path_factory.mktemp("auth-server"), auth_string="admin:s3cret").start()
+    yield server, PrefectAPI(server.url, auth=("admin", "s3cret"))
+    server.stop()
+
+
+def test_an_engine_run_on_a_basic_auth_server_gets_credentials_only_in_a_private_profile(auth_server, tmp_path, start_worker):
     """Default settings: the engine reaches the server with the worker's auth string, which is in no
     process's environment; the profile file is 0600 in a 0700 directory and gone after the run; a
     plain command gets no credentials; `always` puts them in the environment, `never` nowhere."""
-    server = PrefectServer(tmp_path / "auth-server", auth_string="admin:s3cret").start()
-    try:
-        api = PrefectAPI(server.url, auth=("admin", "s3cret"))
-        pool = f"auth-{uuid.uuid4().hex[:8]}"
-        api.create_pool(pool)
-        runtime = tmp_path / "runtime"
-        runtime.mkdir(mode=0o700)
-        started = tmp_path / "started"
-        engine = api.create_deployment(pool, flow_name="sleepy", entrypoint="demo_flow.py:sleepy", parameters={"seconds": 4},
-                                       job_variables={"env": {"STARTED_MARKER": str(started)}})
-        secrets = {"PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_CLIENT_CUSTOM_HEADERS": '{"X-Team": "hdr-s3cret"}',
-                   "XDG_RUNTIME_DIR": str(runtime)}
-        worker = start_worker(pool, api_url=server.url, env=secrets)
+    server, api = auth_server
+    pool = f"auth-{uuid.uuid4().hex[:8]}"
+    api.create_pool(pool)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    started = tmp_path / "started"
+    engine = api.create_deployment(pool, flow_name="sleepy", entrypoint="demo_flow.py:sleepy", parameters={"seconds": 4},
+                                   job_variables={"env": {"STARTED_MARKER": str(started)}})
+    secrets = {"PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_CLIENT_CUSTOM_HEADERS": '{"X-Team": "hdr-s3cret"}',
+               "XDG_RUNTIME_DIR": str(runtime)}
+    worker = start_worker(pool, api_url=server.url, env=secrets)
 
-        run_id = api.create_run(engine)
-        wait_for(lambda: started.exists(), 90, "the engine flow to start")
-        profiles = list(runtime.glob("prefect-worker-run-*/profiles.toml"))
-        assert len(profiles) == 1, profiles
-        assert stat.S_IMODE(profiles[0].stat().st_mode) == 0o600
-        assert stat.S_IMODE(profiles[0].parent.stat().st_mode) == 0o700
-        text = profiles[0].read_text()
-        assert 'PREFECT_API_AUTH_STRING = "admin:s3cret"' in text and "hdr-s3cret" in text
-        pids = run_processes(run_id)
-        assert pids, "the run's processes"
-        for pid in pids:
-            environ = open(f"/proc/{pid}/environ", "rb").read()
-            assert b"s3cret" not in environ, pid
-            assert f"PREFECT_PROFILES_PATH={profiles[0]}".encode() in environ
-        assert api.wait_terminal(run_id)["state_type"] == "COMPLETED", worker.output()
-        wait_for(lambda: not list(runtime.glob("prefect-worker-run-*")), 10, "the profile directory to be removed")
+    run_id = api.create_run(engine)
+    wait_for(lambda: started.exists(), 90, "the engine flow to start")
+    profiles = list(runtime.glob("prefect-worker-run-*/profiles.toml"))
+    assert len(profiles) == 1, profiles
+    assert stat.S_IMODE(profiles[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(profiles[0].parent.stat().st_mode) == 0o700
+    text = profiles[0].read_text()
+    assert 'PREFECT_API_AUTH_STRING = "admin:s3cret"' in text and "hdr-s3cret" in text
+    pids = run_processes(run_id)
+    assert pids, "the run's processes"
+    for pid in pids:
+        environ = open(f"/proc/{pid}/environ", "rb").read()
+        assert b"s3cret" not in environ, pid
+        assert f"PREFECT_PROFILES_PATH={profiles[0]}".encode() in environ
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED", worker.output()
+    wait_for(lambda: not list(runtime.glob("prefect-worker-run-*")), 10, "the profile directory to be removed")
 
-        # A plain command: no credentials, no profile.
-        out = tmp_path / "plain-env"
-        plain = api.create_deployment(pool, job_variables={"command": f"sh -c 'env > {out}'"})
-        run_id = api.create_run(plain)
-        assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
-        seen = out.read_text()
-        assert "s3cret" not in seen and "PREFECT_PROFILES_PATH" not in seen
-        worker.stop()
+    # A plain command: no credentials, no profile.
+    out = tmp_path / "plain-env"
+    plain = api.create_deployment(pool, job_variables={"command": f"sh -c 'env > {out}'"})
+    run_id = api.create_run(plain)
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    seen = out.read_text()
+    assert "s3cret" not in seen and "PREFECT_PROFILES_PATH" not in seen
+    worker.stop()
 
-        start_worker(pool, api_url=server.url, env={**secrets, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS": "always"})
-        run_id = api.create_run(plain)
-        assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
-        assert "PREFECT_API_AUTH_STRING=admin:s3cret" in out.read_text(), "always: in the environment, as Prefect does"
-        assert not list(runtime.glob("prefect-worker-run-*"))
-    finally:
-        server.stop()
+    start_worker(pool, api_url=server.url, env={**secrets, "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS": "always"})
+    run_id = api.create_run(plain)
+    assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
+    assert "PREFECT_API_AUTH_STRING=admin:s3cret" in out.read_text(), "always: in the environment, as Prefect does"
+    assert not list(runtime.glob("prefect-worker-run-*"))
 
 
-def test_never_passes_no_credentials_and_the_engine_run_fails_for_it(tmp_path, start_worker):
-    server = PrefectServer(tmp_path / "auth-server", auth_string="admin:s3cret").start()
-    try:
-        api = PrefectAPI(server.url, auth=("admin", "s3cret"))
-        pool = f"never-{uuid.uuid4().hex[:8]}"
-        api.create_pool(pool)
-        worker = start_worker(pool, api_url=server.url, env={
-            "PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS": "never"})
-        run_id = api.create_run(api.create_deployment(pool))
-        state = api.wait_terminal(run_id)
-        # The engine cannot reach the server without the auth string: the run never starts, is
-        # handed back, and after three hand-backs CRASHES.
-        assert state["state_type"] == "CRASHED", state
-        assert "pass_credentials_to_runs = never" in worker.output()
-    finally:
-        server.stop()
+def test_never_passes_no_credentials_and_the_engine_run_fails_for_it(auth_server, start_worker):
+    server, api = auth_server
+    pool = f"never-{uuid.uuid4().hex[:8]}"
+    api.create_pool(pool)
+    worker = start_worker(pool, api_url=server.url, env={
+        "PREFECT_API_AUTH_STRING": "admin:s3cret", "PREFECT_WORKER_PASS_CREDENTIALS_TO_RUNS": "never"})
+    run_id = api.create_run(api.create_deployment(pool))
+    state = api.wait_terminal(run_id)
+    # The engine cannot reach the server without the auth string: the run never starts, is
+    # handed back, and after three hand-backs CRASHES.
+    assert state["state_type"] == "CRASHED", state
+    assert "pass_credentials_to_runs = never" in worker.output()
 
 
 def test_a_csrf_protected_server_takes_every_write_and_tokens_are_refreshed_before_they_expire(tmp_path, start_worker):
