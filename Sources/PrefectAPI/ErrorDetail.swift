@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
 
-/// The server's own words from an error body, on one line. Prefect uses three shapes (protocol doc
-/// section 3): `{"detail": ...}`, `{"exception_message": ..., "exception_detail": [...]}`, plain text.
+/// The server's own words from an error body, on one line. Prefect uses three shapes
+/// (docs/prefect-worker-protocol.md §3): `{"detail": ...}`, `{"exception_message": ..., "exception_detail": [...]}`, plain text.
 enum ErrorDetail {
     static func extract(from body: ByteBuffer) -> String {
         let data = Data(body.readableBytesView)

@@ -1,7 +1,7 @@
 import Foundation
 import PrefectWorkerCore
 
-/// The calls the worker makes to a Prefect server (protocol doc 2.8). One protocol so the
+/// The calls the worker makes to a Prefect server (docs/prefect-worker-protocol.md §2.8). One protocol so the
 /// orchestration depends on what it needs, not on HTTP.
 public protocol PrefectAPI: Sendable {
     /// Whether the last request reached the server.

@@ -1,7 +1,7 @@
 import Foundation
 import PrefectWorkerCore
 
-/// Where the server is and how to authenticate (protocol doc section 1).
+/// Where the server is and how to authenticate (docs/prefect-worker-protocol.md §1).
 public struct PrefectAPIConfiguration: Sendable, Equatable {
     /// `PREFECT_API_URL`, including `/api`, without a trailing slash.
     public var baseURL: String

@@ -28,7 +28,7 @@ public enum EventStreamError: Error, CustomStringConvertible {
     }
 }
 
-/// One subscription to `WS /events/out` (protocol doc 7): upgrade with the `prefect` subprotocol,
+/// One subscription to `WS /events/out` (docs/prefect-worker-protocol.md §7): upgrade with the `prefect` subprotocol,
 /// an auth frame, a filter frame, then one event per text frame until the connection ends.
 /// Pings every 20 s; a connection silent for 60 s (10 s before the subscription) is given up.
 public struct PrefectEventStream: Sendable {

@@ -5,7 +5,7 @@ import Logging
 import Glibc
 #endif
 
-/// The supervisor side of the Prefect engine's loopback control channel (protocol doc 5.5): the
+/// The supervisor side of the Prefect engine's loopback control channel (docs/prefect-worker-protocol.md §5.5): the
 /// worker listens on 127.0.0.1, gives each engine child a port and a one-time token
 /// (`PREFECT__CONTROL_PORT`, `PREFECT__CONTROL_TOKEN`); the engine connects once it runs the flow
 /// and sends `<token>\n`. To cancel, the worker writes `c` and waits up to a second for the ack

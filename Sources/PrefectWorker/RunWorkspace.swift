@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The directory a run's child starts in: the job's `working_dir`, or a fresh temporary directory
-/// that is removed when the run is over (protocol doc 5.3).
+/// that is removed when the run is over (docs/prefect-worker-protocol.md §5.3).
 struct RunWorkspace {
     let path: String
     let isTemporary: Bool

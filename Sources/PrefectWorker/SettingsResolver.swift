@@ -32,7 +32,7 @@ public struct CommandLineSettings: Sendable {
 }
 
 /// Turns flags, environment variables and the configuration file into a `WorkerConfiguration`,
-/// with Prefect's names and defaults (protocol doc section 1): flag > environment > file > default.
+/// with Prefect's names and defaults (docs/prefect-worker-protocol.md §1): flag > environment > file > default.
 /// Every error names where the bad value came from.
 public struct SettingsResolver: Sendable {
     let layers: SettingLayers

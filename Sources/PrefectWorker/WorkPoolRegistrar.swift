@@ -2,7 +2,7 @@ import Logging
 import PrefectAPI
 import PrefectWorkerCore
 
-/// Makes sure the pool exists, is a process pool and has a job template (protocol doc 2.1, 2.8).
+/// Makes sure the pool exists, is a process pool and has a job template (docs/prefect-worker-protocol.md §2.1, 2.8).
 struct WorkPoolRegistrar {
     let api: any PrefectAPI
     let configuration: WorkerConfiguration

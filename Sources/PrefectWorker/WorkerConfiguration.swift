@@ -78,7 +78,7 @@ public struct WorkerConfiguration: Sendable {
         self.environment = environment
     }
 
-    /// The worker's Prefect settings as a child sees them (protocol doc 5.2, layer 2).
+    /// The worker's Prefect settings as a child sees them (docs/prefect-worker-protocol.md §5.2, layer 2).
     var settingsEnvironment: [String: String] {
         var settings = ["PREFECT_API_URL": api.baseURL]
         // The engine talks to the same server, so it needs the same trust (Prefect's names).

@@ -291,7 +291,7 @@ public struct WorkerService: Service {
 
     /// At once when the event stream tells of a cancel, and every poll interval (see `PollCadence`)
     /// in any case, one request asks which of the runs in flight are CANCELLING, and wakes their
-    /// executors (protocol doc 2.6: the pool-independent, id-restricted filter). With nothing in
+    /// executors (docs/prefect-worker-protocol.md §2.6: the pool-independent, id-restricted filter). With nothing in
     /// flight it sleeps.
     private func cancellationLoop(registry: RunRegistry, wake: WakeSignal, watch: CredentialWatch) async {
         let cadence = configuration.pollCadence

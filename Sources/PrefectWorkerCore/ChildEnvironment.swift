@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The environment of a flow run's child (protocol doc 5.2), lowest precedence first:
+/// The environment of a flow run's child (docs/prefect-worker-protocol.md §5.2), lowest precedence first:
 /// the worker's own environment, the worker's Prefect settings (API URL and auth), the run's
 /// attribution variables, the job `env` (a nil value unsets the variable), and last the
 /// runner-owned `PREFECT__FLOW_RUN_ID`. The same order is used for every command, unlike the

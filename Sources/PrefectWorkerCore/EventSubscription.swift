@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the worker asks of the server's event stream (`WS /events/out`, protocol doc 7): the
+/// What the worker asks of the server's event stream (`WS /events/out`, docs/prefect-worker-protocol.md §7): the
 /// state events of flow runs in its pool that call for action now, a new run to claim or a run to
 /// cancel. Events only wake the worker up; what to do is still decided by a REST read.
 public struct EventSubscription: Sendable, Equatable {

@@ -1,4 +1,4 @@
-/// What a flow run's job template renders to for a process worker (protocol doc section 6).
+/// What a flow run's job template renders to for a process worker (docs/prefect-worker-protocol.md §6).
 public struct JobConfiguration: Sendable, Equatable {
     /// The command line to run; `nil` means "the Prefect engine" (`<python> -m prefect.engine`).
     public var command: String?

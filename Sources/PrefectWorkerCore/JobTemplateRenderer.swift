@@ -1,6 +1,6 @@
 /// Renders a work pool's base job template with a deployment's and a flow run's job variables,
-/// exactly as Prefect's `BaseJobConfiguration.from_template_and_values` does (protocol doc
-/// section 6). Pure: the worker's environment is passed in for `{{ $VAR }}` placeholders.
+/// exactly as Prefect's `BaseJobConfiguration.from_template_and_values` does
+/// (docs/prefect-worker-protocol.md §6). Pure: the worker's environment is passed in for `{{ $VAR }}` placeholders.
 public struct JobTemplateRenderer: Sendable {
     public var workerEnvironment: [String: String]
 

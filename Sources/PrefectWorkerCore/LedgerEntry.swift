@@ -1,7 +1,7 @@
 import Foundation
 
 /// One run this worker holds, as written to its durable ledger so that a restarted worker knows
-/// what it had claimed and launched (issue 4: restart recovery).
+/// what it had claimed and launched (README, "Restart recovery").
 public struct LedgerEntry: Codable, Sendable, Equatable {
     public enum Phase: String, Codable, Sendable {
         /// Claimed (PENDING for this worker); no process started yet.

@@ -1,4 +1,4 @@
-/// How a child process ended: a value, not an error (architecture rule 5).
+/// How a child process ended: a value, not an error.
 public enum ProcessExit: Equatable, Sendable, CustomStringConvertible {
     case exited(code: Int32)
     case signaled(signal: Int32)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which failed requests are retried, and after how long (architecture rule 6): 429, 5xx and
+/// Which failed requests are retried, and after how long: 429, 5xx and
 /// connection errors retry with jittered exponential backoff, honouring `Retry-After`; every other
 /// 4xx is final. Pure: the caller passes a random number in 0..<1.
 public struct RetryPolicy: Sendable, Equatable {

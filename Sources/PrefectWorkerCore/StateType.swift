@@ -1,4 +1,4 @@
-/// Prefect's state types (protocol doc conventions).
+/// Prefect's state types (docs/prefect-worker-protocol.md, conventions).
 public enum StateType: String, Codable, Sendable, CaseIterable {
     case scheduled = "SCHEDULED"
     case pending = "PENDING"

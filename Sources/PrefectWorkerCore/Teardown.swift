@@ -10,7 +10,7 @@ public enum StopReason: Equatable, Sendable {
     case workerStopped
 }
 
-/// How a child's process group is stopped (architecture rule 4): declared data, always ending in
+/// How a child's process group is stopped: declared data, always ending in
 /// SIGKILL. A Prefect engine that acknowledged the cancel intent on its control channel gets SIGTERM
 /// and the grace period, so it can record CANCELLED and run `on_cancellation` hooks. An engine that
 /// has not connected is still starting: it has run no flow code, and SIGTERM would only make it

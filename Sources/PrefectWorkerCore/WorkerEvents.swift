@@ -1,6 +1,6 @@
 import Foundation
 
-/// The events Prefect's worker emits for the UI's event feed (protocol doc 7), built as JSON
+/// The events Prefect's worker emits for the UI's event feed (docs/prefect-worker-protocol.md §7), built as JSON
 /// (pure: ids and times come from the caller). Nothing in the server's orchestration depends on them.
 public struct WorkerEvents: Sendable, Equatable {
     /// A flow run as its events name it.

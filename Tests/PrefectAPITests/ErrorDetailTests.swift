@@ -3,7 +3,7 @@ import Testing
 
 @testable import PrefectAPI
 
-/// The three error body shapes of protocol doc section 3 become one line of the server's words.
+/// The three error body shapes of docs/prefect-worker-protocol.md §3 become one line of the server's words.
 @Suite struct ErrorDetailTests {
     func detail(_ body: String) -> String {
         ErrorDetail.extract(from: ByteBuffer(string: body))
