@@ -54,7 +54,10 @@ import Glibc
         let found = ProcessTree.processes(descendingFrom: child.pid, marker: nil)
         try #require(found.isSuperset(of: [child.pid, grandchild]), "found \(found)")
 
-        #expect(ProcessTree.signal(found, SIGKILL) == found.count)
+        // The child first: killed before its grandchild, it cannot exit and be reaped on its own
+        // between the two kills (a set's order would otherwise decide, and ESRCH not count it).
+        let signalled = ProcessTree.signal([child.pid], SIGKILL) + ProcessTree.signal(found.subtracting([child.pid]), SIGKILL)
+        #expect(signalled == found.count)
         #expect(await eventually({ found.allSatisfy { !ProcessTree.isAlive($0) } }))
         // The child may see its grandchild die and exit on its own before its own SIGKILL lands.
         _ = await started.exit(of: child)
