@@ -29,14 +29,15 @@ extension FlowRunExecutor {
         var profile: RunProfileFile?
         if let settings = prepared.profileSettings {
             do {
-                profile = try RunProfileFile.write(settings: settings, environment: configuration.environment)
+                let written = try RunProfileFile.write(settings: settings, environment: configuration.environment)
+                // The run's own job variables still win.
+                for (name, value) in RunProfile.environment(path: written.path) where !prepared.job.env.keys.contains(name) {
+                    environment[name] = value
+                }
+                profile = written
             } catch {
                 await propose(FinalStateDecision.spawnFailed("\(error)"), for: run, logger: logger)
                 return
-            }
-            // The run's own job variables still win.
-            for (name, value) in RunProfile.environment(path: profile!.path) where !prepared.job.env.keys.contains(name) {
-                environment[name] = value
             }
         }
         defer { profile?.remove() }

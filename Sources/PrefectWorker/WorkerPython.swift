@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PrefectWorkerCore
 import ProcessSupervisor
+import Synchronization
 
 /// The Python that runs `-m prefect.engine` for jobs without a command: `--python`, else the
 /// interpreter of the `prefect` script on the worker's PATH (under systemd, `python3` on PATH is
@@ -96,10 +97,9 @@ actor PythonCheck {
 }
 
 /// The last line a check printed.
-private final class LastLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var line: String?
+private final class LastLine: Sendable {
+    private let line = Mutex<String?>(nil)
 
-    func set(_ text: String) { lock.withLock { line = text } }
-    var value: String? { lock.withLock { line } }
+    func set(_ text: String) { line.withLock { $0 = text } }
+    var value: String? { line.withLock { $0 } }
 }

@@ -8,6 +8,18 @@ public enum ConfigValue: Equatable, Sendable {
     case bool(Bool)
     case array([ConfigValue])
 
+    /// The value as text, as Prefect reads settings back: scalars as written, an array's scalars
+    /// comma-separated.
+    public var text: String? {
+        switch self {
+        case .string(let text): return text
+        case .integer(let number): return String(number)
+        case .float(let number): return String(number)
+        case .bool(let flag): return flag ? "true" : "false"
+        case .array(let values): return values.compactMap(\.text).joined(separator: ",")
+        }
+    }
+
     /// "string", "integer", "float", "boolean", "array" — for error messages.
     public var typeName: String {
         switch self {

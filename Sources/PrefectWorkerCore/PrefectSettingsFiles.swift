@@ -126,7 +126,7 @@ public struct PrefectSettingsFiles: Sendable {
             return
         }
         profile = (chosen, source?.path ?? path)
-        profileValues = values.compactMapValues { Self.text($0.value) }
+        profileValues = values.compactMapValues { $0.value.text }
         for setting in SettingsCatalog.all where setting.prefectPath != nil {
             guard let (value, line) = values[setting.environment] else { continue }
             let origin: SettingOrigin = line == 0
@@ -165,17 +165,6 @@ public struct PrefectSettingsFiles: Sendable {
         for setting in SettingsCatalog.all where setting.prefectPath != nil {
             guard let entry = parsed.last(where: { $0.key == setting.environment }) else { continue }
             entries[setting.key] = Entry(value: .string(entry.value), origin: .prefectFile(path: source.path, line: entry.line, profile: nil))
-        }
-    }
-
-    /// A profile value as Prefect reads it back: scalars as text, arrays comma-separated.
-    static func text(_ value: ConfigValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .integer(let number): return String(number)
-        case .float(let number): return String(number)
-        case .bool(let flag): return flag ? "true" : "false"
-        case .array(let values): return values.compactMap(text).joined(separator: ",")
         }
     }
 

@@ -99,21 +99,11 @@ public struct SettingLayers: Sendable {
     private static func value(_ value: ConfigValue, kind: Setting.Kind, origin: SettingOrigin, label: String) -> SettingValue {
         let items: [String]
         switch value {
-        case .array(let values): items = values.compactMap(scalarText)
+        case .array(let values): items = values.compactMap(\.text)
         case .string(let text): items = kind == .list ? Self.items(text) : [text]
-        default: items = scalarText(value).map { [$0] } ?? []
+        default: items = value.text.map { [$0] } ?? []
         }
         return SettingValue(text: items.joined(separator: ","), items: items, origin: origin, label: label)
-    }
-
-    private static func scalarText(_ value: ConfigValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .integer(let number): return String(number)
-        case .float(let number): return String(number)
-        case .bool(let flag): return flag ? "true" : "false"
-        case .array: return nil
-        }
     }
 
     /// Comma-separated items, trimmed, empty ones dropped.
