@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "prefect-worker",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prefect-worker", targets: ["prefect-worker"]),
     ],
@@ -82,10 +81,13 @@ let package = Package(
             dependencies: [
                 "PrefectAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
-        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore"]),
+        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore", "PrefectAPI"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "PrefectWorkerTests",
-            dependencies: ["PrefectWorker", "PrefectWorkerCore", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "PrefectWorker", "PrefectWorkerCore", "PrefectAPI", "Systemd", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
     ]
 )

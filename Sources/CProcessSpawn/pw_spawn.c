@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int pw_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
@@ -54,4 +55,14 @@ int pw_set_child_subreaper(void) {
 
 int pw_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
+}
+
+int pw_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd >= 0 ? (int)fd : -errno;
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
 }

@@ -19,12 +19,15 @@ public final class HTTPPrefectAPI: PrefectAPI {
     public let reachability = ServerReachability()
     /// The CSRF token writes carry when the server wants one.
     let csrf: CSRFTokens
+    /// Waits between retries.
+    let clock: any WorkerClock
 
     /// `metrics` receives a count, an error count and a duration per request attempt.
     public init(
         configuration: PrefectAPIConfiguration, retry: RetryPolicy? = nil, logger: Logger,
-        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance, clock: any WorkerClock = EventLoopClock()
     ) {
+        self.clock = clock
         self.configuration = configuration
         self.retry = retry ?? configuration.clientRetry.defaultPolicy
         // Prefect's Cloud client never uses CSRF tokens; a self-hosted server may.
@@ -140,7 +143,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 level: routine ? .debug : .warning,
                 maintenance ? "the Prefect server is in maintenance; retrying" : "Prefect API call failed; retrying",
                 metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
-            try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            try await clock.sleep(seconds: delay)
         }
     }
 

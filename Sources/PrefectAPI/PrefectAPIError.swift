@@ -1,3 +1,5 @@
+import PrefectWorkerCore
+
 /// A failed Prefect API call, after any retries. `description` is one line naming the route.
 public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     /// The server answered with an error status; `detail` is its own explanation.
@@ -27,6 +29,19 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
         case .http(_, let route, _), .connection(let route, _), .undecodable(let route, _), .tls(let route, _): return route
         }
     }
+
+    /// The failure as the retry policy classifies it; nil for one no retry can fix (an answer
+    /// that cannot be read, a certificate that is not trusted).
+    public var failure: RetryPolicy.Failure? {
+        switch self {
+        case .http(let status, _, _): return .status(status)
+        case .connection: return .connection
+        case .undecodable, .tls: return nil
+        }
+    }
+
+    /// Whether a later attempt may succeed: the one classifier for every caller (`RetryPolicy.isRetryable`).
+    public var isRetryable: Bool { failure.map(RetryPolicy.isRetryable) ?? false }
 
     public var status: Int? {
         if case .http(let status, _, _) = self { return status }

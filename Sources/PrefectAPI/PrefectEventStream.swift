@@ -37,8 +37,12 @@ public struct PrefectEventStream: Sendable {
     static let silenceLimit: Double = 60
     static let handshakeLimit: Double = 10
 
-    public init(configuration: PrefectAPIConfiguration) {
+    /// The handshake limit, the pings and the silence check wait on it.
+    let clock: any WorkerClock
+
+    public init(configuration: PrefectAPIConfiguration, clock: any WorkerClock = EventLoopClock()) {
         self.configuration = configuration
+        self.clock = clock
     }
 
     enum Upgrade: Sendable {
@@ -79,7 +83,7 @@ public struct PrefectEventStream: Sendable {
         let upgraded: Upgrade = try await withThrowingTaskGroup(of: Upgrade.self) { race in
             race.addTask { try await upgrade.get() }
             race.addTask {
-                try await sleepOnEventLoop(seconds: Self.handshakeLimit)
+                try await clock.sleep(seconds: Self.handshakeLimit)
                 connection.withLockedValue { $0 }?.close(promise: nil)
                 throw EventStreamError.silent(seconds: Int(Self.handshakeLimit))
             }
@@ -89,31 +93,34 @@ public struct PrefectEventStream: Sendable {
         guard case .websocket(let channel) = upgraded else {
             throw EventStreamError.notUpgraded(endpoint.path)
         }
-        let lastInbound = NIOLockedValueBox(Date())
+        // Measured on the monotonic clock; the waits are the injected clock's.
+        let lastInbound = NIOLockedValueBox(ContinuousClock.now)
         let subscribed = NIOLockedValueBox(false)
         try await channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // The keepalive: a ping every 20 s, and the connection is closed when nothing came for too long.
                 group.addTask {
-                    var lastPing = Date()
+                    var lastPing = ContinuousClock.now
                     while true {
-                        let now = Date()
+                        let now = ContinuousClock.now
                         let limit = subscribed.withLockedValue { $0 } ? Self.silenceLimit : Self.handshakeLimit
-                        let silentUntil = lastInbound.withLockedValue { $0 }.addingTimeInterval(limit)
+                        let silentUntil = lastInbound.withLockedValue { $0 } + .seconds(limit)
                         if now > silentUntil { throw EventStreamError.silent(seconds: Int(limit)) }
-                        if now.timeIntervalSince(lastPing) >= Self.pingInterval {
+                        if now - lastPing >= .seconds(Self.pingInterval) {
                             try await outbound.write(Self.frame(.ping, ByteBuffer()))
                             lastPing = now
                         }
                         // Wakes only when a ping is due or the silence limit could be reached.
-                        let next = min(lastPing.addingTimeInterval(Self.pingInterval), silentUntil)
-                        try await sleepOnEventLoop(seconds: max(0.05, next.timeIntervalSince(now) + 0.01))
+                        let next = min(lastPing + .seconds(Self.pingInterval), silentUntil)
+                        let wait = next - now
+                        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+                        try await clock.sleep(seconds: max(0.05, seconds + 0.01))
                     }
                 }
                 group.addTask {
                     try await outbound.write(Self.frame(.text, ByteBuffer(string: EventSubscription.authMessage(token: token))))
                     for try await frame in inbound {
-                        lastInbound.withLockedValue { $0 = Date() }
+                        lastInbound.withLockedValue { $0 = ContinuousClock.now }
                         switch frame.opcode {
                         case .text:
                             let message = EventStreamMessage.parse(String(buffer: frame.unmaskedData))

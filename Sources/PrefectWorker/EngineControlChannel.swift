@@ -1,9 +1,7 @@
-import Foundation
 import Logging
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import NIOCore
+import NIOPosix
+import Synchronization
 
 /// The supervisor side of the Prefect engine's loopback control channel (docs/prefect-worker-protocol.md §5.5): the
 /// worker listens on 127.0.0.1, gives each engine child a port and a one-time token
@@ -11,13 +9,16 @@ import Glibc
 /// and sends `<token>\n`. To cancel, the worker writes `c` and waits up to a second for the ack
 /// `a`; the engine then treats the following SIGTERM as a cancellation: it records CANCELLED itself
 /// and runs the flow's `on_cancellation` hooks. Protocol version 1: the engine's 5-byte hello is
-/// ignored, so no outcome receipts are negotiated.
-final class EngineControlChannel: @unchecked Sendable {
-    private let lock = NSLock()
-    private var listener: Int32 = -1
-    private(set) var port: UInt16 = 0
-    private var pendingTokens: [String: String] = [:]  // token -> flow run id
-    private var connections: [String: Int32] = [:]  // flow run id -> connected socket
+/// ignored, so no outcome receipts are negotiated. Served on the NIO event loops: no thread of its
+/// own, no blocking wait.
+final class EngineControlChannel: Sendable {
+    private struct State {
+        var port: UInt16?
+        var pendingTokens: [String: String] = [:]  // token -> flow run id
+        var connections: [String: ControlConnection] = [:]  // flow run id -> authenticated connection
+    }
+
+    private let state = Mutex(State())
     private let logger: Logger
 
     init(logger: Logger) {
@@ -25,112 +26,169 @@ final class EngineControlChannel: @unchecked Sendable {
     }
 
     /// Starts listening; false (and cancellation falls back to signals) when the socket cannot be made.
-    func start() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    func start() async -> Bool {
+        do {
+            let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 64)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(owner: self))
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0)
+                .get()
+            guard let port = server.localAddress?.port else { return false }
+            state.withLock { $0.port = UInt16(port) }
+            return true
+        } catch {
+            logger.debug("control channel could not listen: \(error)")
+            return false
         }
-        guard bound == 0, listen(fd, 64) == 0 else { close(fd); return false }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = UInt16(bigEndian: address.sin_port)
-        let thread = Thread { [self] in acceptForever() }
-        thread.name = "prefect-worker-control"
-        thread.start()
-        return true
     }
 
     /// A token for a run about to be started; the environment variables to give its engine.
     func register(flowRunId: String) -> [String: String] {
-        guard listener >= 0 else { return [:] }
-        let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        lock.lock()
-        pendingTokens[token] = flowRunId
-        lock.unlock()
+        let token = (0..<16).map { _ in
+            let byte = UInt8.random(in: 0...255)
+            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+        guard let port = state.withLock({ state -> UInt16? in
+            guard let port = state.port else { return nil }
+            state.pendingTokens[token] = flowRunId
+            return port
+        }) else { return [:] }
         return ["PREFECT__CONTROL_PORT": String(port), "PREFECT__CONTROL_TOKEN": token]
     }
 
     func unregister(flowRunId: String) {
-        lock.lock()
-        pendingTokens = pendingTokens.filter { $0.value != flowRunId }
-        let fd = connections.removeValue(forKey: flowRunId)
-        lock.unlock()
-        if let fd { close(fd) }
+        let connection = state.withLock { state in
+            state.pendingTokens = state.pendingTokens.filter { $0.value != flowRunId }
+            return state.connections.removeValue(forKey: flowRunId)
+        }
+        connection?.close()
+    }
+
+    /// Whether the run's engine has connected and authenticated.
+    func isConnected(flowRunId: String) -> Bool {
+        state.withLock { $0.connections[flowRunId] != nil }
     }
 
     /// Sends the cancel intent; true when the engine acknowledged within `timeout` seconds, false
     /// when it is not connected or did not answer.
     func sendCancelIntent(flowRunId: String, timeout: Double = 1) async -> Bool {
-        guard let fd = lock.withLock({ connections[flowRunId] }) else { return false }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Self.deliver(byte: UInt8(ascii: "c"), to: fd, awaitingAckWithin: timeout))
+        guard let connection = state.withLock({ $0.connections[flowRunId] }) else { return false }
+        return await connection.sendIntent(UInt8(ascii: "c"), timeout: timeout)
+    }
+
+    /// Binds an authenticated connection to its run; nil for a token nobody was given.
+    fileprivate func authenticated(token: String, channel: any Channel) -> ControlConnection? {
+        let (connection, previous): (ControlConnection?, ControlConnection?) = state.withLock { state in
+            guard let flowRunId = state.pendingTokens.removeValue(forKey: token) else { return (nil, nil) }
+            let connection = ControlConnection(flowRunId: flowRunId, channel: channel)
+            return (connection, state.connections.updateValue(connection, forKey: flowRunId))
+        }
+        previous?.close()
+        return connection
+    }
+
+    fileprivate func closed(_ connection: ControlConnection) {
+        state.withLock { state in
+            if state.connections[connection.flowRunId] === connection { state.connections.removeValue(forKey: connection.flowRunId) }
+        }
+        connection.answered(false)
+    }
+}
+
+/// One engine's authenticated connection, and the intent waiting for its ack.
+private final class ControlConnection: Sendable {
+    let flowRunId: String
+    private let channel: any Channel
+    private let waiting = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+    init(flowRunId: String, channel: any Channel) {
+        self.flowRunId = flowRunId
+        self.channel = channel
+    }
+
+    func sendIntent(_ intent: UInt8, timeout: Double) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let earlier = waiting.withLock { waiting in
+                defer { waiting = continuation }
+                return waiting
             }
+            earlier?.resume(returning: false)
+            channel.writeAndFlush(ByteBuffer(bytes: [intent])).whenFailure { [self] _ in answered(false) }
+            channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) { [self] in answered(false) }
         }
     }
 
-    private static func deliver(byte: UInt8, to fd: Int32, awaitingAckWithin timeout: Double) -> Bool {
-        var intent = byte
-        guard send(fd, &intent, 1, Int32(MSG_NOSIGNAL)) == 1 else { return false }
-        let deadline = Date().addingTimeInterval(timeout)
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while true {
-            let remaining = deadline.timeIntervalSinceNow
-            if remaining <= 0 { return false }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(remaining * 1000) + 1)
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { return false }
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { return false }
-            // Skip the engine's negotiation hello (00 'P' 'F' 02 01); the ack is a single 'a'.
-            if buffer[0..<count].contains(UInt8(ascii: "a")) { return true }
+    /// Ends the wait for an ack (if one is waited for): acknowledged, or not.
+    func answered(_ acknowledged: Bool) {
+        let continuation = waiting.withLock { waiting in
+            defer { waiting = nil }
+            return waiting
         }
+        continuation?.resume(returning: acknowledged)
     }
 
-    private func acceptForever() {
-        while true {
-            // Children never inherit it: spawning closes every descriptor above 2.
-            let fd = accept(listener, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                logger.warning("control channel stopped accepting: errno \(errno)")
-                return
+    func close() {
+        channel.close(promise: nil)
+    }
+}
+
+/// Reads `<token>\n` within 5 s and binds the connection to its run (anything else is closed);
+/// from then on an `a` acknowledges the intent that was sent. The engine's negotiation hello
+/// (00 'P' 'F' 02 01) holds no `a` and is ignored.
+private final class ControlConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let owner: EngineControlChannel
+    private var line: [UInt8] = []
+    private var connection: ControlConnection?
+    private var authenticationDeadline: Scheduled<Void>?
+
+    init(owner: EngineControlChannel) {
+        self.owner = owner
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        authenticationDeadline = context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        for byte in bytes {
+            if let connection {
+                if byte == UInt8(ascii: "a") { connection.answered(true) }
+                continue
             }
-            DispatchQueue.global().async { [self] in authenticate(fd) }
-        }
-    }
-
-    /// Reads `<token>\n` (within 5 s) and binds the connection to its run; anything else is closed.
-    private func authenticate(_ fd: Int32) {
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while line.count < 128 {
-            guard recv(fd, &byte, 1, 0) == 1 else { close(fd); return }
-            if byte == UInt8(ascii: "\n") { break }
+            if byte == UInt8(ascii: "\n") || line.count >= 128 {
+                authenticate(context: context)
+                if connection == nil { return }
+                continue
+            }
             line.append(byte)
         }
-        let token = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        lock.lock()
-        guard let flowRunId = pendingTokens.removeValue(forKey: token) else {
-            lock.unlock()
-            close(fd)
+    }
+
+    private func authenticate(context: ChannelHandlerContext) {
+        // A token is hex: blanks around it (a `\r`, spaces) are not part of it.
+        let token = String(decoding: line.filter { ![9, 13, 32].contains($0) }, as: UTF8.self)
+        line = []
+        guard let bound = owner.authenticated(token: token, channel: context.channel) else {
+            context.close(promise: nil)
             return
         }
-        let previous = connections.updateValue(fd, forKey: flowRunId)
-        lock.unlock()
-        if let previous { close(previous) }
-        var none = timeval(tv_sec: 0, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+        connection = bound
+        authenticationDeadline?.cancel()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        authenticationDeadline?.cancel()
+        if let connection { owner.closed(connection) }
+        context.fireChannelInactive()
     }
 }

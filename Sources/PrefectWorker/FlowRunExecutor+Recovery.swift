@@ -80,8 +80,8 @@ extension FlowRunExecutor {
             run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], profileSettings: nil, timeoutSeconds: nil,
             outputToAPI: false, eventRun: WorkerEvents.Run(flowRunId: run.id, flowRunName: run.name, flowId: run.flowId))
         let (events, postEvent) = await registry.register(run.id)
-        let outcome = await supervise(process, prepared: prepared, events: events, postEvent: postEvent, logger: logger)
-        await reportOutcome(outcome, of: run, reporting: reporting, logger: logger)
+        var driver = RunDriver(executor: self, prepared: prepared, postEvent: postEvent, logger: logger, claimedAt: nil)
+        await driver.adopt(process, events: events)
         removeProfile(of: entry)
         await registry.unregister(run.id)
         ledger?.remove(run.id)

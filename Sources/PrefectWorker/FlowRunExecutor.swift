@@ -20,6 +20,8 @@ struct FlowRunExecutor: Sendable {
     let claimPauses: ClaimPauses
     /// Whether `configuration.python` imports prefect (engine runs without a command need it).
     let pythonCheck: PythonCheck
+    /// Timers and waits (docs/architecture.md, "Time").
+    let clock: any WorkerClock
     let logger: Logger
 
     /// `claimDecided` is told whether the claim was won, before the run is prepared.
@@ -45,7 +47,7 @@ struct FlowRunExecutor: Sendable {
             await endRunOfDeletedDeployment(run, logger: logger)
             return
         }
-        let claimedAt = ContinuousClock.now
+        let claimedAt = clock.now
         metrics.runClaimed()
         logger.info("claimed flow run")
         ledger?.record(ledgerEntry(for: run, phase: .claimed))
@@ -107,7 +109,7 @@ struct FlowRunExecutor: Sendable {
     }
 
     private func prepareAndLaunch(
-        _ run: FlowRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunEvent>, postEvent: AsyncStream<RunEvent>.Continuation, logger: Logger
+        _ run: FlowRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunSupervision.Event>, postEvent: AsyncStream<RunSupervision.Event>.Continuation, logger: Logger
     ) async {
         let prepared: PreparedRun
         do {
@@ -123,23 +125,6 @@ struct FlowRunExecutor: Sendable {
             return
         }
         await launch(prepared, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
-    }
-
-    /// True when the run must not be started any more, after recording why: CANCELLED when it was
-    /// cancelled, SCHEDULED again (due now) when the worker is stopping.
-    func cancelledBeforeStart(_ run: FlowRun, logger: Logger) async -> Bool {
-        if await registry.isCancelRequested(run.id) {
-            metrics.cancellationHandled()
-            logger.notice("flow run cancelled before its process was started; not starting it")
-            await propose(FinalStateDecision.cancelledBeforeStart, for: run, logger: logger)
-            return true
-        }
-        if await registry.isStopping {
-            logger.notice("worker stopping; handing the flow run back before its process was started")
-            await propose(FinalStateDecision.rescheduledByStoppingWorker(now: Date()), for: run, logger: logger)
-            return true
-        }
-        return false
     }
 
     // MARK: - Claim
@@ -173,10 +158,10 @@ struct FlowRunExecutor: Sendable {
                 case .restorePrevious:
                     return await claimLandedOnScheduledRun(run, claimedWith: transitionId, logger: logger)
                 }
-            } catch let error as PrefectAPIError where error.status == nil || RetryPolicy.isRetryable(.status(error.status!)) {
+            } catch let error as PrefectAPIError where error.isRetryable {
                 attempt += 1
                 logger.warning("claim not answered (attempt \(attempt)); reading the run back before trying again: \(error)")
-                try? await Task.sleep(nanoseconds: UInt64(min(10, 0.5 * Double(attempt)) * 1_000_000_000))
+                try? await clock.sleep(seconds: RetryPolicy.claimReadBack.backoff(afterFailures: attempt))
                 guard !(await registry.isStopping) else { return .refused(serverDelay: nil) }
                 guard let current = await untilAnswered("read the flow run", logger: logger, { try await api.readFlowRun(id: run.id) })
                 else { return .refused(serverDelay: nil) }
@@ -246,10 +231,10 @@ struct FlowRunExecutor: Sendable {
         while !Task.isCancelled {
             do {
                 return try await call()
-            } catch let error as PrefectAPIError where error.status == nil || RetryPolicy.isRetryable(.status(error.status!)) {
+            } catch let error as PrefectAPIError where error.isRetryable {
                 attempt += 1
                 logger.warning("could not \(what) yet (attempt \(attempt)); will retry: \(error)")
-                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                try? await clock.sleep(seconds: RetryPolicy.untilAnswered.backoff(afterFailures: attempt))
             } catch {
                 logger.error("could not \(what): \(error)")
                 return nil

@@ -51,7 +51,7 @@ final class HealthEndpoint: Sendable {
 }
 
 /// One HTTP/1.1 connection: every request is answered with the report for its path.
-private final class HealthHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class HealthHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

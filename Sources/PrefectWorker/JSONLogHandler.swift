@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PrefectWorkerCore
 import Systemd
+import Synchronization
 
 /// One JSON object per record on stderr, for containers and log shippers: `timestamp`, `level`,
 /// `message`, then every metadata key as it is (`flow_run_id`, `stream`, ...). The same records
@@ -35,9 +36,9 @@ public struct JSONLogHandler: LogHandler {
 
 /// Whole lines to stderr, one writer at a time, so records of concurrent runs never interleave.
 enum StderrWriter {
-    private static let lock = NSLock()
+    private static let lock = Mutex(())
 
     static func write(_ line: String) {
-        lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+        lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 }

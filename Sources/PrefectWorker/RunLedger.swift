@@ -9,7 +9,7 @@ import Glibc
 /// The durable record of the runs this worker holds: one small JSON file per run in
 /// `<state dir>/runs/`, written crash-safe (write to a temporary file, fsync, rename, fsync the
 /// directory) and removed once the run's final state is reported or it is handed back.
-final class RunLedger: @unchecked Sendable {
+final class RunLedger: Sendable {
     let directory: String
     private let logger: Logger
 

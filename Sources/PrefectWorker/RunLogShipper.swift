@@ -2,42 +2,49 @@ import Foundation
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
+import Synchronization
 
 /// Sends the worker's lines about each flow run to the Prefect API in batches (every 2 s, as
 /// Prefect's own log handler does), so the UI shows why a run crashed. Bounded: at most
 /// `maxQueued` records wait; beyond that the oldest are dropped and counted. A batch the server
 /// does not take is kept for the next round (the server may be away for a while).
-public final class RunLogShipper: @unchecked Sendable {
+public final class RunLogShipper: Sendable {
     public static let flushInterval = 2.0
     public let maxQueued: Int
     private let maxBatchBytes = 4_000_000
-    private let lock = NSLock()
-    private var queue: [FlowRunLog] = []
-    private var dropped = 0
-    /// Fired when the queue stops being empty: an idle worker does not wake up every interval.
-    private let hasWork = WakeSignal()
+    private struct State {
+        var queue: [FlowRunLog] = []
+        var dropped = 0
+    }
 
-    public init(maxQueued: Int = 10_000) {
+    private let state = Mutex(State())
+    /// Fired when the queue stops being empty: an idle worker does not wake up every interval.
+    private let hasWork: WakeSignal
+    private let clock: any WorkerClock
+
+    public init(maxQueued: Int = 10_000, clock: any WorkerClock = EventLoopClock()) {
         self.maxQueued = maxQueued
+        self.clock = clock
+        hasWork = WakeSignal(clock: clock)
     }
 
     func enqueue(_ log: FlowRunLog) {
-        let wasEmpty: Bool = lock.withLock {
-            if queue.count >= maxQueued {
-                queue.removeFirst()
-                dropped += 1
+        let wasEmpty: Bool = state.withLock { state in
+            if state.queue.count >= maxQueued {
+                state.queue.removeFirst()
+                state.dropped += 1
             }
-            queue.append(log)
-            return queue.count == 1
+            state.queue.append(log)
+            return state.queue.count == 1
         }
         if wasEmpty { hasWork.fire() }
     }
 
     /// What waits to be sent, oldest first.
-    var queued: [FlowRunLog] { lock.withLock { queue } }
+    var queued: [FlowRunLog] { state.withLock { $0.queue } }
 
     /// Records dropped because the queue was full.
-    public var droppedCount: Int { lock.withLock { dropped } }
+    public var droppedCount: Int { state.withLock { $0.dropped } }
 
     /// Sends what is queued, one batch after another; stops at the first batch the server refuses
     /// (kept for the next call). False when something is left.
@@ -61,9 +68,9 @@ public final class RunLogShipper: @unchecked Sendable {
     func run(api: any PrefectAPI, logger: Logger) async {
         var failures = 0
         while !Task.isCancelled {
-            if lock.withLock({ queue.isEmpty }) { await hasWork.wait(upTo: 3600) }
-            let wait = min(60, Self.flushInterval * Double(1 << min(failures, 5)))
-            try? await sleepOnEventLoop(seconds: wait)
+            if state.withLock({ $0.queue.isEmpty }) { await hasWork.wait(upTo: 3600) }
+            let wait = RetryPolicy.runLogFlush.backoff(afterFailures: failures + 1)
+            try? await clock.sleep(seconds: wait)
             if Task.isCancelled { return }
             failures = await flush(api: api, logger: logger) ? 0 : failures + 1
         }
@@ -73,31 +80,33 @@ public final class RunLogShipper: @unchecked Sendable {
     func flushBeforeExit(api: any PrefectAPI, logger: Logger, seconds: Double = 5) async {
         await withTaskGroup(of: Void.self) { race in
             race.addTask { await self.flush(api: api, logger: logger) }
-            race.addTask { try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000)) }
+            race.addTask { [clock] in try? await clock.sleep(seconds: seconds) }
             await race.next()
             race.cancelAll()
         }
     }
 
     private func takeBatch() -> [FlowRunLog] {
-        lock.withLock {
+        state.withLock { state in
             var bytes = 0
             var count = 0
-            while count < queue.count, count < 500, bytes + queue[count].approximateBytes <= maxBatchBytes || count == 0 {
-                bytes += queue[count].approximateBytes
+            while count < state.queue.count, count < 500,
+                bytes + state.queue[count].approximateBytes <= maxBatchBytes || count == 0
+            {
+                bytes += state.queue[count].approximateBytes
                 count += 1
             }
-            defer { queue.removeFirst(count) }
-            return Array(queue.prefix(count))
+            defer { state.queue.removeFirst(count) }
+            return Array(state.queue.prefix(count))
         }
     }
 
     private func putBack(_ batch: [FlowRunLog]) {
-        lock.withLock {
-            queue.insert(contentsOf: batch, at: 0)
-            if queue.count > maxQueued {
-                dropped += queue.count - maxQueued
-                queue.removeFirst(queue.count - maxQueued)
+        state.withLock { state in
+            state.queue.insert(contentsOf: batch, at: 0)
+            if state.queue.count > maxQueued {
+                state.dropped += state.queue.count - maxQueued
+                state.queue.removeFirst(state.queue.count - maxQueued)
             }
         }
     }

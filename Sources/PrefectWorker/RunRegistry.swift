@@ -1,25 +1,16 @@
 import PrefectWorkerCore
 
-/// What can happen to a run while the worker holds it.
-enum RunEvent: Sendable {
-    case cancelRequested
-    case timedOut
-    case exited(ProcessExit)
-    case graceExpired
-    case workerStopping
-}
-
 /// The runs this worker holds, with a channel of events for each: the cancellation watcher posts
 /// `cancelRequested`, the executor's own tasks post exits and timers. A cancel that arrives before the
 /// run's process exists is remembered, so the process is never started.
 actor RunRegistry {
     private final class Entry {
-        let continuation: AsyncStream<RunEvent>.Continuation
+        let continuation: AsyncStream<RunSupervision.Event>.Continuation
         var cancelRequested = false
         /// The last state the run was seen or put in by this worker.
         var lastState: StateType?
 
-        init(continuation: AsyncStream<RunEvent>.Continuation) {
+        init(continuation: AsyncStream<RunSupervision.Event>.Continuation) {
             self.continuation = continuation
         }
     }
@@ -29,11 +20,15 @@ actor RunRegistry {
     private(set) var isStopping = false
 
     /// Fired when the first run registers: the cancellation watcher sleeps while there is none.
-    nonisolated let firstRegistered = WakeSignal()
+    nonisolated let firstRegistered: WakeSignal
+
+    init(clock: any WorkerClock) {
+        firstRegistered = WakeSignal(clock: clock)
+    }
 
     /// Registers a run and returns its event stream (buffered: nothing posted is lost).
-    func register(_ flowRunId: String) -> (AsyncStream<RunEvent>, AsyncStream<RunEvent>.Continuation) {
-        let (stream, continuation) = AsyncStream<RunEvent>.makeStream()
+    func register(_ flowRunId: String) -> (AsyncStream<RunSupervision.Event>, AsyncStream<RunSupervision.Event>.Continuation) {
+        let (stream, continuation) = AsyncStream<RunSupervision.Event>.makeStream()
         entries[flowRunId] = Entry(continuation: continuation)
         if entries.count == 1 { firstRegistered.fire() }
         return (stream, continuation)

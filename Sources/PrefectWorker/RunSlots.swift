@@ -9,16 +9,19 @@ actor RunSlots {
         didSet {
             guard inFlight.count != oldValue.count else { return }
             onChange?(inFlight.count)
-            idleSince = inFlight.isEmpty ? Date() : nil
+            idleSince = inFlight.isEmpty ? clock.now : nil
         }
     }
     private(set) var quota: RunQuota
     /// Since when nothing is in flight; nil while something is.
-    private(set) var idleSince: Date? = Date()
+    private(set) var idleSince: ContinuousClock.Instant?
+    private let clock: any WorkerClock
     /// Told the number in flight whenever it changes (the health endpoint shows it).
     private let onChange: (@Sendable (Int) -> Void)?
 
-    init(limit: Int?, maxRuns: Int? = nil, onChange: (@Sendable (Int) -> Void)? = nil) {
+    init(limit: Int?, maxRuns: Int? = nil, clock: any WorkerClock, onChange: (@Sendable (Int) -> Void)? = nil) {
+        self.clock = clock
+        idleSince = clock.now
         self.limit = limit
         self.quota = RunQuota(maxRuns: maxRuns)
         self.onChange = onChange

@@ -58,91 +58,93 @@ public struct SettingsResolver: Sendable {
     /// The value of a setting and where it came from; nil = its default.
     public func value(_ key: String) -> SettingValue? { layers.value(key) }
 
+    /// A setting's typed value: the highest layer's, else the catalog's default. A value that is
+    /// not valid is one line naming where it came from and what it must be.
+    public subscript<Value>(_ setting: SettingKey<Value>) -> Value {
+        get throws {
+            guard let given = layers.value(setting.key) else { return setting.defaultValue }
+            guard let value = setting.value(of: given.text, items: given.items) else {
+                throw SettingsError(setting: given.label, problem: setting.problem(with: given.text))
+            }
+            return value
+        }
+    }
+
     public static func resolve(flags: CommandLineSettings, environment: [String: String]) throws -> WorkerConfiguration {
         try SettingsResolver(flags: flags, environment: environment).configuration()
     }
 
     public func configuration() throws -> WorkerConfiguration {
         let api = try apiConfiguration()
-        guard let pool = string("pool") else {
+        guard let pool = try self[.pool] else {
             throw SettingsError(setting: "--pool", problem: "is not set; name the work pool to serve (or PREFECT_WORKER_POOL, or pool in the config file)")
         }
-        let name = string("name") ?? "ProcessWorker \(UUID().uuidString.lowercased())"
+        let name = try self[.name] ?? "ProcessWorker \(UUID().uuidString.lowercased())"
         if name.contains("/") || name.contains("%") {
-            throw SettingsError(setting: label("name"), problem: "'\(name)' may not contain '/' or '%'; choose another name")
+            throw SettingsError(setting: label(SettingKey<String?>.name.key), problem: "'\(name)' may not contain '/' or '%'; choose another name")
         }
-        let limit = try integer("limit", atLeast: 1, hint: "omit it for no limit")
         var configuration = WorkerConfiguration(
-            api: api, poolName: pool, workQueues: layers.value("work_queues")?.items ?? [], workerName: name, limit: limit,
-            prefetchSeconds: try seconds("prefetch_seconds", default: 10, allowZero: true),
-            heartbeatSeconds: try seconds("heartbeat_seconds", default: 30),
-            querySeconds: try seconds("query_seconds", default: 10),
-            runOnce: try bool("run_once") ?? false,
-            python: string("python") ?? WorkerPython.discover(environment: environment),
-            createPoolIfNotFound: try bool("create_pool_if_not_found") ?? true,
-            environment: environment)
+            api: api, poolName: pool, workQueues: try self[.workQueues], workerName: name, limit: try self[.limit],
+            prefetchSeconds: try self[.prefetchSeconds], heartbeatSeconds: try self[.heartbeatSeconds],
+            querySeconds: try self[.querySeconds], runOnce: try self[.runOnce],
+            python: try self[.python] ?? WorkerPython.discover(environment: environment),
+            createPoolIfNotFound: try self[.createPoolIfNotFound], environment: environment)
         configuration.baseJobTemplate = try baseJobTemplate()
-        configuration.cancelGraceSeconds = try seconds("cancel_grace_seconds", default: 30, allowZero: true)
-        configuration.drainSeconds = try seconds("drain_seconds", default: 300, allowZero: true)
-        configuration.stateDirectory = stateDirectory()
-        if layers.value("run_timeout_seconds") != nil {
-            configuration.runTimeoutSeconds = try seconds("run_timeout_seconds", default: 0)
+        configuration.cancelGraceSeconds = try self[.cancelGraceSeconds]
+        configuration.drainSeconds = try self[.drainSeconds]
+        configuration.stateDirectory = try stateDirectory()
+        configuration.runTimeoutSeconds = try self[.runTimeoutSeconds]
+        configuration.outputLinesPerSecond = try self[.outputLinesPerSecond]
+        configuration.outputBurstLines = try self[.outputBurstLines]
+        configuration.outputToAPI = try self[.outputToAPI]
+        configuration.useEventStream = try self[.eventStream]
+        configuration.maxRuns = try self[.maxRuns]
+        configuration.exitAfterIdleSeconds = try self[.exitAfterIdle]
+        if try self[.withHealthcheck] || self[.withMetrics] {
+            configuration.healthcheck = HealthcheckAddress(host: try self[.webserverHost] ?? "127.0.0.1", port: try self[.webserverPort])
         }
-        configuration.outputLinesPerSecond = try number("output_lines_per_second", default: 10_000, allowZero: true)
-        configuration.outputBurstLines = try number("output_burst_lines", default: 100_000, allowZero: false)
-        configuration.outputToAPI = try bool("output_to_api") ?? false
-        configuration.useEventStream = try bool("event_stream") ?? true
-        configuration.maxRuns = try integer("max_runs", atLeast: 1, hint: "omit it for no bound")
-        if layers.value("exit_after_idle") != nil {
-            configuration.exitAfterIdleSeconds = try seconds("exit_after_idle", default: 0)
-        }
-        if try bool("with_healthcheck") ?? false || bool("with_metrics") ?? false {
-            configuration.healthcheck = HealthcheckAddress(host: string("webserver_host") ?? "127.0.0.1", port: try port("webserver_port"))
-        }
-        configuration.healthPollIntervals = try number(
-            "health_poll_intervals", default: HealthReport.prefectsPollIntervals, allowZero: false)
+        configuration.healthPollIntervals = try self[.healthPollIntervals]
         // The worker's secrets are its own: flow runs get them only when asked for.
         configuration.passCredentialsToRuns = try credentialPassing()
         configuration.prefectProfileValues = layers.prefectFiles.profileValues
-        configuration.environmentPolicy = ChildEnvironment.Policy(
-            allow: layers.value("env_allow")?.items ?? [], deny: layers.value("env_deny")?.items ?? [])
+        configuration.environmentPolicy = ChildEnvironment.Policy(allow: try self[.envAllow], deny: try self[.envDeny])
         return configuration
     }
 
     private func apiConfiguration() throws -> PrefectAPIConfiguration {
-        guard let apiURL = string("api_url") else {
+        guard let apiURL = try self[.apiURL] else {
             throw SettingsError(setting: "PREFECT_API_URL", problem: "is not set in the environment, the configuration file or Prefect's profile; set it to your server's API, e.g. `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`")
         }
         guard let url = URL(string: apiURL), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
-            throw SettingsError(setting: label("api_url"), problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
+            throw SettingsError(setting: label(SettingKey<String?>.apiURL.key), problem: "is not an http(s) URL ('\(apiURL)'); set it like http://127.0.0.1:4200/api")
         }
         let credentials = try Credentials.resolve(self)
         var api = PrefectAPIConfiguration(
             baseURL: apiURL, apiKey: credentials.apiKey, authString: credentials.authString,
             customHeaders: try customHeaders(secret("client_custom_headers")),
-            requestTimeoutSeconds: try seconds("api_request_timeout", default: 60))
+            requestTimeoutSeconds: try self[.apiRequestTimeout])
         api.tls = try tlsSettings()
         api.proxy = try proxy(for: url)
         api.clientRetry = try clientRetrySettings()
-        api.csrfSupportEnabled = try bool("client_csrf_support_enabled") ?? true
+        api.csrfSupportEnabled = try self[.clientCsrfSupportEnabled]
         return api
     }
 
     /// `base_job_template`: a JSON object read from the file now, so a bad file stops the start
     /// with one line instead of failing when the pool is created.
     func baseJobTemplate() throws -> (template: JSONValue, file: String)? {
-        guard let path = string("base_job_template") else { return nil }
+        guard let path = try self[.baseJobTemplate] else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SettingsError(setting: label("base_job_template"), problem: "names '\(path)', which cannot be read; check the path and its permissions")
+            throw SettingsError(setting: label(SettingKey<String?>.baseJobTemplate.key), problem: "names '\(path)', which cannot be read; check the path and its permissions")
         }
         guard let template = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let fields) = template else {
             throw SettingsError(
-                setting: label("base_job_template"),
+                setting: label(SettingKey<String?>.baseJobTemplate.key),
                 problem: "names '\(path)', which is not a JSON object; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
         }
         guard fields["job_configuration"] != nil, fields["variables"] != nil else {
             throw SettingsError(
-                setting: label("base_job_template"),
+                setting: label(SettingKey<String?>.baseJobTemplate.key),
                 problem: "names '\(path)', which has no \"job_configuration\" and \"variables\"; give a base job template like `prefect work-pool get-default-base-job-template --type process` prints")
         }
         return (template, path)
@@ -151,7 +153,7 @@ public struct SettingsResolver: Sendable {
     /// Prefect's client retry settings, with Prefect's defaults and ranges.
     func clientRetrySettings() throws -> ClientRetrySettings {
         var settings = ClientRetrySettings()
-        if let retries = try integer("client_max_retries", atLeast: 0, hint: "0 sends each request once") { settings.maxRetries = retries }
+        if layers.value("client_max_retries") != nil, let retries = try self[.clientMaxRetries] { settings.maxRetries = retries }
         if let given = layers.value("client_retry_extra_codes") {
             var codes: Set<Int> = []
             for item in given.items {
@@ -162,7 +164,7 @@ public struct SettingsResolver: Sendable {
             }
             settings.extraCodes = codes
         }
-        settings.jitterFactor = try number("client_retry_jitter_factor", default: settings.jitterFactor, allowZero: true)
+        settings.jitterFactor = try self[.clientRetryJitterFactor]
         return settings
     }
 
@@ -179,22 +181,23 @@ public struct SettingsResolver: Sendable {
     /// insecure switch.
     private func tlsSettings() throws -> PrefectAPIConfiguration.TLS {
         var tls = PrefectAPIConfiguration.TLS()
-        if let path = string("api_ssl_cert_file") {
+        if let path = try self[.apiSslCertFile] {
             guard FileManager.default.isReadableFile(atPath: path) else {
-                throw SettingsError(setting: label("api_ssl_cert_file"), problem: "names '\(path)', which cannot be read; give a PEM file of CA certificates")
+                throw SettingsError(setting: label(SettingKey<String?>.apiSslCertFile.key), problem: "names '\(path)', which cannot be read; give a PEM file of CA certificates")
             }
             tls.caFile = path
         }
-        tls.insecureSkipVerify = try bool("api_tls_insecure_skip_verify") ?? false
+        tls.insecureSkipVerify = try self[.apiTlsInsecureSkipVerify]
         return tls
     }
 
     /// The proxy for the API's host: `https_proxy` for https, `http_proxy` for http, none when
     /// `no_proxy` matches the host.
     private func proxy(for url: URL) throws -> ProxySetting? {
-        let key = url.scheme?.lowercased() == "https" ? "https_proxy" : "http_proxy"
-        guard let text = string(key), let host = url.host else { return nil }
-        if ProxySetting.bypasses(host: host, noProxy: layers.value("no_proxy")?.items ?? []) { return nil }
+        let setting: SettingKey<String?> = url.scheme?.lowercased() == "https" ? .httpsProxy : .httpProxy
+        let key = setting.key
+        guard let text = try self[setting], let host = url.host else { return nil }
+        if ProxySetting.bypasses(host: host, noProxy: try self[.noProxy]) { return nil }
         guard let proxy = ProxySetting(text) else {
             throw SettingsError(setting: label(key), problem: "is not a proxy URL ('\(text)'); set it like http://proxy.example.com:3128")
         }
@@ -274,57 +277,10 @@ public struct SettingsResolver: Sendable {
         layers.value(key)?.label ?? SettingsCatalog.setting(key)?.environment ?? key
     }
 
-    func string(_ key: String) -> String? {
-        guard let text = layers.value(key)?.text.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        return text
-    }
-
-    func port(_ key: String, default fallback: Int = 8080) throws -> Int {
-        guard let given = layers.value(key) else { return fallback }
-        guard let port = Int(given.text.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
-            throw SettingsError(setting: given.label, problem: "must be a port number 0-65535 (got '\(given.text)')")
-        }
-        return port
-    }
-
-    func bool(_ key: String) throws -> Bool? {
-        guard let given = layers.value(key) else { return nil }
-        switch given.text.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw SettingsError(setting: given.label, problem: "must be true or false (got '\(given.text)'); fix or unset it")
-        }
-    }
-
-    func integer(_ key: String, atLeast minimum: Int, hint: String) throws -> Int? {
-        guard let given = layers.value(key) else { return nil }
-        guard let value = Int(given.text.trimmingCharacters(in: .whitespaces)), value >= minimum else {
-            throw SettingsError(setting: given.label, problem: "must be a whole number of at least \(minimum) (got '\(given.text)'); \(hint)")
-        }
-        return value
-    }
-
-    func number(_ key: String, default fallback: Double, allowZero: Bool) throws -> Double {
-        guard let given = layers.value(key) else { return fallback }
-        guard let value = Double(given.text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
-            throw SettingsError(setting: given.label, problem: "must be a number \(allowZero ? ">= 0" : "> 0") (got '\(given.text)'); fix or unset it")
-        }
-        return value
-    }
-
-    func seconds(_ key: String, default fallback: Double, allowZero: Bool = false) throws -> Double {
-        guard let given = layers.value(key) else { return fallback }
-        guard let value = Double(given.text.trimmingCharacters(in: .whitespaces)), value.isFinite, allowZero ? value >= 0 : value > 0 else {
-            throw SettingsError(
-                setting: given.label, problem: "must be a number of seconds \(allowZero ? ">= 0" : "> 0") (got '\(given.text)'); fix or unset it")
-        }
-        return value
-    }
-
     /// `state_dir`, systemd's `$STATE_DIRECTORY` (first entry), then `/var/lib/prefect-worker` for
     /// root or `$XDG_STATE_HOME` / `~/.local/state` + `/prefect-worker`.
-    func stateDirectory() -> String {
-        if let configured = string("state_dir") { return configured }
+    func stateDirectory() throws -> String {
+        if let configured = try self[.stateDir] { return configured }
         if let systemd = Self.nonEmpty(environment["STATE_DIRECTORY"]) {
             return String(systemd.split(separator: ":").first ?? Substring(systemd))
         }

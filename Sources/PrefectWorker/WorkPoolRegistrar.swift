@@ -3,7 +3,7 @@ import PrefectAPI
 import PrefectWorkerCore
 
 /// Makes sure the pool exists, is a process pool and has a job template (docs/prefect-worker-protocol.md §2.1, 2.8).
-struct WorkPoolRegistrar {
+struct WorkPoolRegistrar: Sendable {
     let api: any PrefectAPI
     let configuration: WorkerConfiguration
     let logger: Logger

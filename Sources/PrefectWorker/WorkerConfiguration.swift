@@ -24,17 +24,17 @@ public struct WorkerConfiguration: Sendable {
     /// The worker's own environment, the base of every child's.
     public var environment: [String: String]
     /// Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out.
-    public var cancelGraceSeconds: Double = 30
+    public var cancelGraceSeconds: Double = SettingKey<Double>.cancelGraceSeconds.defaultValue
     /// How long a stopping worker waits for its runs before it stops them.
-    public var drainSeconds: Double = 300
+    public var drainSeconds: Double = SettingKey<Double>.drainSeconds.defaultValue
     /// Where the run ledger lives (restart recovery); nil = recovery off.
     public var stateDirectory: String?
     /// Default per-run timeout; the job variable `timeout_seconds` overrides it. nil = none.
     public var runTimeoutSeconds: Double?
     /// A run's output lines per second (sustained) that reach the log sink; 0 = no limit.
-    public var outputLinesPerSecond: Double = 10_000
+    public var outputLinesPerSecond: Double = SettingKey<Double>.outputLinesPerSecond.defaultValue
     /// A run's output lines that may come at once before the rate applies.
-    public var outputBurstLines: Double = 100_000
+    public var outputBurstLines: Double = SettingKey<Double>.outputBurstLines.defaultValue
     /// Bytes of a run's output that may wait for a slow log sink; beyond that lines are dropped.
     public var outputQueueBytes = 16 * 1024 * 1024
     /// Send runs' output lines to the Prefect API too (job variable `output_to_api` overrides).
@@ -60,7 +60,9 @@ public struct WorkerConfiguration: Sendable {
 
     public init(
         api: PrefectAPIConfiguration, poolName: String, workQueues: [String] = [], workerName: String,
-        limit: Int? = nil, prefetchSeconds: Double = 10, heartbeatSeconds: Double = 30, querySeconds: Double = 10,
+        limit: Int? = nil, prefetchSeconds: Double = SettingKey<Double>.prefetchSeconds.defaultValue,
+        heartbeatSeconds: Double = SettingKey<Double>.heartbeatSeconds.defaultValue,
+        querySeconds: Double = SettingKey<Double>.querySeconds.defaultValue,
         runOnce: Bool = false, python: String = "python3", createPoolIfNotFound: Bool = true,
         environment: [String: String] = [:]
     ) {

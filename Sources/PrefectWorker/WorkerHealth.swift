@@ -1,24 +1,28 @@
 import Foundation
 import PrefectWorkerCore
+import Synchronization
 
 /// When the heartbeat and poll loops last succeeded, shared between the loops that record it and
-/// the systemd notifier that reads it.
-final class WorkerHealth: @unchecked Sendable {
-    private let lock = NSLock()
-    private var health = LoopHealth()
-    private var eventStreamSubscribed = false
-    private var runsInFlight = 0
+/// the systemd status and web server that read it.
+final class WorkerHealth: Sendable {
+    private struct State {
+        var health = LoopHealth()
+        var eventStreamSubscribed = false
+        var runsInFlight = 0
+    }
+
+    private let state = Mutex(State())
     let startedAt = Date()
 
-    var snapshot: LoopHealth { lock.withLock { health } }
+    var snapshot: LoopHealth { state.withLock { $0.health } }
 
-    func heartbeatSucceeded(at now: Date = Date()) { lock.withLock { health.lastHeartbeat = now } }
-    func pollSucceeded(at now: Date = Date()) { lock.withLock { health.lastPoll = now } }
-    func startDraining() { lock.withLock { health.isDraining = true } }
+    func heartbeatSucceeded(at now: Date = Date()) { state.withLock { $0.health.lastHeartbeat = now } }
+    func pollSucceeded(at now: Date = Date()) { state.withLock { $0.health.lastPoll = now } }
+    func startDraining() { state.withLock { $0.health.isDraining = true } }
 
-    var inFlight: Int { lock.withLock { runsInFlight } }
-    func inFlight(_ count: Int) { lock.withLock { runsInFlight = count } }
+    var inFlight: Int { state.withLock { $0.runsInFlight } }
+    func inFlight(_ count: Int) { state.withLock { $0.runsInFlight = count } }
 
-    var isEventStreamSubscribed: Bool { lock.withLock { eventStreamSubscribed } }
-    func eventStreamSubscribed(_ subscribed: Bool) { lock.withLock { eventStreamSubscribed = subscribed } }
+    var isEventStreamSubscribed: Bool { state.withLock { $0.eventStreamSubscribed } }
+    func eventStreamSubscribed(_ subscribed: Bool) { state.withLock { $0.eventStreamSubscribed = subscribed } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PrefectAPI
 import Logging
 import PrefectWorkerCore
 import ProcessSupervisor
@@ -76,9 +77,9 @@ actor PythonCheck {
             return .cannotImport(sentence(python: python, reason: "\(error)"))
         }
         let exit = await withTaskGroup(of: ProcessExit?.self) { group in
-            group.addTask { await child.waitForExit() }
+            group.addTask { await child.waitForExit(clock: EventLoopClock()) }
             group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(timeoutSeconds * 1_000_000_000))
+                try? await EventLoopClock().sleep(seconds: timeoutSeconds)
                 return nil
             }
             let first = await group.next() ?? nil

@@ -6,12 +6,11 @@ public struct PollPlan: Equatable, Sendable {
     public var scheduledBefore: Date
     public var limit: Int?
 
-    /// `nil` when there is no free slot: skip the poll.
-    public static func make(now: Date, prefetchSeconds: Double, limit: Int?, inFlight: Int) -> PollPlan? {
+    /// `freeSlots` nil: no limit. `nil` when there is no free slot: skip the poll.
+    public static func make(now: Date, prefetchSeconds: Double, freeSlots: Int?) -> PollPlan? {
         let before = now.addingTimeInterval(prefetchSeconds)
-        guard let limit else { return PollPlan(scheduledBefore: before, limit: nil) }
-        let free = limit - inFlight
-        guard free > 0 else { return nil }
-        return PollPlan(scheduledBefore: before, limit: free)
+        guard let freeSlots else { return PollPlan(scheduledBefore: before, limit: nil) }
+        guard freeSlots > 0 else { return nil }
+        return PollPlan(scheduledBefore: before, limit: freeSlots)
     }
 }

@@ -34,6 +34,30 @@ public struct RetryPolicy: Sendable, Equatable {
         return RetryPolicy(baseDelay: min(0.5, cap), maxDelay: cap, maxRetries: nil, retryAfterCap: cap)
     }
 
+    /// The wait before attempt `attempt + 1` of a loop that retries by itself (not one request):
+    /// exponential from `baseDelay` up to `maxDelay`, jittered by `random` in 0..<1 (0.5: none).
+    public func backoff(afterFailures attempt: Int, random: Double = 0.5) -> Double {
+        let exponent = min(max(attempt, 1) - 1, 30)
+        let raw = min(baseDelay * Double(1 << exponent), maxDelay)
+        return min(maxDelay, max(0, raw + raw * jitterFraction * (random * 2 - 1)))
+    }
+
+    // The worker's own retry loops, each with its budget (docs/architecture.md, "Retries").
+
+    /// A call a held run cannot go on without (its final state, a read before reporting): every 5 s
+    /// for as long as the failure is retryable, on top of the client's own retries.
+    public static let untilAnswered = RetryPolicy(baseDelay: 5, maxDelay: 5, jitterFraction: 0, maxRetries: nil)
+    /// A claim whose answer was lost, before the run is read back: 0.5 s doubling to 10 s.
+    public static let claimReadBack = RetryPolicy(baseDelay: 0.5, maxDelay: 10, jitterFraction: 0, maxRetries: nil)
+    /// An engine run waiting for the server before its process is started: `/health` every 1 s,
+    /// doubling to 10 s, until it answers or the run is cancelled or the worker stops.
+    public static let serverBeforeEngineStart = RetryPolicy(baseDelay: 1, maxDelay: 10, jitterFraction: 0, maxRetries: nil)
+    /// The event stream after a failed connection: 2 s doubling to 60 s, forever (polling goes on meanwhile).
+    public static let eventStreamReconnect = RetryPolicy(baseDelay: 2, maxDelay: 60, jitterFraction: 0, maxRetries: nil)
+    /// Run logs the server did not take: the next flush after 2 s doubling to 60 s, forever (the
+    /// queue is bounded).
+    public static let runLogFlush = RetryPolicy(baseDelay: 2, maxDelay: 60, jitterFraction: 0, maxRetries: nil)
+
     public enum Failure: Equatable, Sendable {
         case status(Int)
         case connection

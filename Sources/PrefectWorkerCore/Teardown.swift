@@ -41,7 +41,8 @@ public enum TeardownPlan {
 
 /// What a teardown did, for the state message.
 public struct TeardownReport: Equatable, Sendable {
-    /// The strongest signal that was needed, and when the child was gone after the first signal.
+    /// The strongest signal that was needed (0: none was sent), and when the child was gone after
+    /// the first signal.
     public var finalSignal: Int32
     public var secondsToExit: Double
     public var grace: Double
@@ -59,7 +60,9 @@ public struct TeardownReport: Equatable, Sendable {
     /// "process group terminated with SIGTERM after 0.4 s" / "killed with SIGKILL after 30 s grace".
     public var description: String {
         var text: String
-        if finalSignal == TeardownPlan.sigkill && grace > 0 && secondsToExit >= grace {
+        if finalSignal == 0 {
+            text = "process group exited by itself after \(Self.seconds(secondsToExit)) s, before it was signalled"
+        } else if finalSignal == TeardownPlan.sigkill && grace > 0 && secondsToExit >= grace {
             text = "killed with SIGKILL after \(Self.seconds(grace)) s grace"
         } else {
             text = "process group terminated with \(SignalName.of(finalSignal)) after \(Self.seconds(secondsToExit)) s"

@@ -102,17 +102,9 @@ public final class ChildProcess: Sendable {
 
     /// Waits for the child to exit, then up to `outputGraceSeconds` for the last output lines (a
     /// grandchild that keeps the pipes open must not hold the run's report back).
-    public func waitForExit(outputGraceSeconds: Double = 2) async -> ProcessExit {
+    public func waitForExit(outputGraceSeconds: Double = 2, clock: any WorkerClock) async -> ProcessExit {
         let exit = await ChildReaper.shared.waitForExit(of: pid)
-        let readers = self.readers
-        if !readers.isEmpty {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    for reader in readers { _ = reader.waitForEOF(seconds: outputGraceSeconds) }
-                    continuation.resume()
-                }
-            }
-        }
+        for reader in readers { _ = await reader.waitForEOF(seconds: outputGraceSeconds, clock: clock) }
         return exit
     }
 

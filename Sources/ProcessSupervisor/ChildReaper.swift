@@ -13,6 +13,8 @@ import Glibc
 ///
 /// (swift-subprocess reaps its own children through pidfds on a private monitor thread; that
 /// cannot share the process with a `waitpid(-1)` reaper, which is why spawning is done here.)
+/// `@unchecked`: its state is guarded by the `NSCondition` its thread waits on (a `Mutex` cannot
+/// be waited on); every access holds it (docs/architecture.md, "Shared state").
 public final class ChildReaper: @unchecked Sendable {
     public static let shared = ChildReaper()
 

@@ -1,4 +1,5 @@
 import Foundation
+import PrefectWorkerCore
 
 #if canImport(Glibc)
 import Glibc
@@ -7,13 +8,14 @@ import Glibc
 /// Reads a pipe on its own thread and hands out whole lines. A line longer than `maxLineBytes` is
 /// handed out in pieces of that size (marked partial) so one endless line cannot grow memory;
 /// invalid UTF-8 is repaired rather than dropped.
-final class LineReader: @unchecked Sendable {
+final class LineReader: Sendable {
     private let fd: Int32
     private let pid: Int32
     private let stream: OutputLine.Stream
     private let maxLineBytes: Int
     private let onLine: @Sendable (OutputLine) -> Void
-    private let finished = DispatchSemaphore(value: 0)
+    /// The pipe's end was read.
+    let finished = Completion()
 
     init(fd: Int32, pid: Int32, stream: OutputLine.Stream, maxLineBytes: Int, onLine: @escaping @Sendable (OutputLine) -> Void) {
         self.fd = fd
@@ -30,14 +32,14 @@ final class LineReader: @unchecked Sendable {
     }
 
     /// Waits up to `seconds` for the pipe's end (a grandchild holding it open may delay it forever).
-    func waitForEOF(seconds: Double) -> Bool {
-        finished.wait(timeout: .now() + seconds) == .success
+    func waitForEOF(seconds: Double, clock: any WorkerClock) async -> Bool {
+        await finished.wait(upTo: seconds, clock: clock)
     }
 
     private func readUntilEOF() {
         defer {
             close(fd)
-            finished.signal()
+            finished.complete()
         }
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

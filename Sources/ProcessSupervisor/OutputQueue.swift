@@ -5,6 +5,8 @@ import PrefectWorkerCore
 /// readers hand lines in without ever waiting, one writer thread hands them out in order. What the
 /// run's `OutputBudget` does not admit is dropped and counted, and the sink is told how many were
 /// dropped (at most once a second, and once more at the end), so a gap is never silent.
+/// `@unchecked`: its state is guarded by the `NSCondition` the writer thread waits on (a `Mutex`
+/// cannot be waited on); every access holds it (docs/architecture.md, "Shared state").
 public final class OutputQueue: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         case line(OutputLine)
@@ -21,6 +23,8 @@ public final class OutputQueue: @unchecked Sendable {
     private var lastNotice = 0.0
     private var closed = false
     private var finished = false
+    /// Completed by the writer once it handed out the last line.
+    private let done = Completion()
     private let deliver: @Sendable (Event) -> Void
     private let clock: @Sendable () -> Double
 
@@ -66,6 +70,16 @@ public final class OutputQueue: @unchecked Sendable {
         return counts
     }
 
+    /// `finish(waitingUpTo:)` for a task: the wait blocks no thread.
+    public func finish(within seconds: Double, clock: any WorkerClock) async -> OutputCounts {
+        lock.withLock {
+            closed = true
+            lock.broadcast()
+        }
+        _ = await done.wait(upTo: seconds, clock: clock)
+        return lock.withLock { counts }
+    }
+
     private func writeUntilClosed() {
         lock.lock()
         while true {
@@ -87,6 +101,7 @@ public final class OutputQueue: @unchecked Sendable {
         finished = true
         lock.broadcast()
         lock.unlock()
+        done.complete()
     }
 
     /// The drops to tell the sink about now, if any: once a second while they go on, and at the end.

@@ -1,3 +1,4 @@
+import CProcessSpawn
 import Foundation
 import PrefectWorkerCore
 
@@ -26,8 +27,9 @@ public enum ProcessIdentity {
 }
 
 /// A run's process that this worker did not start (it was started by an earlier worker process
-/// that died): it cannot be waited for, so its end is noticed by polling /proc, and its exit
-/// status is unknown.
+/// that died): it cannot be waited for, so its end is noticed through a pidfd (Linux 5.3+; a
+/// thread of its own blocks in `poll` on it until the process ends) or, without one, by looking
+/// at /proc every 0.25 s. Its exit status is unknown.
 public final class AdoptedProcess: Sendable {
     public let pid: Int32
     public let startTime: UInt64?
@@ -37,9 +39,28 @@ public final class AdoptedProcess: Sendable {
         self.startTime = startTime
     }
 
-    public func waitUntilGone(pollSeconds: Double = 0.25) async {
-        while ProcessIdentity.isRunning(pid: pid, startTime: startTime) {
-            try? await Task.sleep(nanoseconds: UInt64(pollSeconds * 1_000_000_000))
+    public func waitUntilGone(clock: any WorkerClock, pollSeconds: Double = 0.25) async {
+        let fd = pw_pidfd_open(pid)
+        if fd >= 0 {
+            // Opened first, checked second: the descriptor is the process with our start time.
+            guard ProcessIdentity.isRunning(pid: pid, startTime: startTime) else {
+                close(fd)
+                return
+            }
+            let gone = Completion()
+            let thread = Thread {
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                while poll(&ready, 1, -1) < 0 && errno == EINTR {}
+                close(fd)
+                gone.complete()
+            }
+            thread.name = "prefect-worker-adopted-\(pid)"
+            thread.start()
+            while !Task.isCancelled, !(await gone.wait(upTo: 86_400, clock: clock)) {}
+            return
+        }
+        while ProcessIdentity.isRunning(pid: pid, startTime: startTime), !Task.isCancelled {
+            try? await clock.sleep(seconds: pollSeconds)
         }
     }
 
@@ -53,18 +74,18 @@ public final class AdoptedProcess: Sendable {
 /// What a run's supervisor needs of its process, whether the worker started it or adopted it.
 public protocol SupervisedProcess: Sendable {
     var pid: Int32 { get }
-    /// Returns once the process is gone.
-    func waitForEnd() async -> ProcessExit
+    /// Returns once the process is gone; waits (an output grace, a fallback poll) on `clock`.
+    func waitForEnd(clock: any WorkerClock) async -> ProcessExit
     @discardableResult func signalGroup(_ signal: Int32) -> Bool
 }
 
 extension ChildProcess: SupervisedProcess {
-    public func waitForEnd() async -> ProcessExit { await waitForExit() }
+    public func waitForEnd(clock: any WorkerClock) async -> ProcessExit { await waitForExit(clock: clock) }
 }
 
 extension AdoptedProcess: SupervisedProcess {
-    public func waitForEnd() async -> ProcessExit {
-        await waitUntilGone()
+    public func waitForEnd(clock: any WorkerClock) async -> ProcessExit {
+        await waitUntilGone(clock: clock)
         return .unknown
     }
 }

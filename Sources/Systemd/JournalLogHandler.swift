@@ -29,7 +29,6 @@ public struct JournalLogHandler: LogHandler {
             file: event.file, line: event.line, function: event.function, metadata: merged)
         let result = Journal.send(fields)
         if result < 0 {
-            JournalFailures.record()
             let line = "\(identifier): journal refused an entry (\(String(cString: strerror(-result)))): \(event.message)\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
@@ -46,14 +45,4 @@ extension LogEvent {
         if let error { merged["error"] = "\(error)" }
         return merged
     }
-}
-
-/// How many entries the journal refused since the worker started.
-public enum JournalFailures {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var failures = 0
-
-    static func record() { lock.withLock { failures += 1 } }
-
-    public static var count: Int { lock.withLock { failures } }
 }

@@ -57,27 +57,28 @@ struct StartCommand: AsyncParsableCommand {
             logger.debug("--install-policy \(installPolicy): a process work pool needs no worker package, so there is nothing to install")
         }
         let metrics = WorkerMetrics()
-        let api = HTTPPrefectAPI(configuration: configuration.api, logger: Logger(label: "prefect-worker.api"), metrics: metrics.factory)
-        let shutdown = ShutdownController()
-        let worker = WorkerService(api: api, configuration: configuration, shutdown: shutdown, logs: sinks, metrics: metrics)
+        let clock = EventLoopClock()
+        let api = HTTPPrefectAPI(
+            configuration: configuration.api, logger: Logger(label: "prefect-worker.api"), metrics: metrics.factory, clock: clock)
+        let drain = Drain(clock: clock)
+        let worker = WorkerService(api: api, configuration: configuration, clock: clock, drain: drain, logs: sinks, metrics: metrics)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
-        // The first SIGTERM/SIGINT starts the drain; a second one cuts it short.
+        // The first SIGTERM/SIGINT stops (drain), a second one cuts the drain short (`Drain`).
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let outcome: Result<Void, Error> = await withTaskGroup(of: Result<Void, Error>?.self) { tasks in
             tasks.addTask {
                 do { try await group.run(); return .success(()) } catch { return .failure(error) }
             }
             tasks.addTask {
-                var received = 0
                 for await signal in signals {
-                    received += 1
-                    if received == 1 {
+                    switch drain.signalReceived() {
+                    case .stop:
                         logger.notice("received \(signal): stopping (send it again to stop the runs in flight now)")
                         await group.triggerGracefulShutdown()
-                    } else {
-                        shutdown.requestCut()
+                    case .cut:
+                        break
                     }
                 }
                 return nil
@@ -88,8 +89,8 @@ struct StartCommand: AsyncParsableCommand {
         }
         try? await api.shutdown()
         try outcome.get()
-        if shutdown.cutRuns > 0 {
-            logger.warning("stopped with \(shutdown.cutRuns) flow run(s) cut short")
+        if drain.cutRuns > 0 {
+            logger.warning("stopped with \(drain.cutRuns) flow run(s) cut short")
             throw ExitCode(3)
         }
     }

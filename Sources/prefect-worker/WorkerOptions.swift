@@ -1,5 +1,6 @@
 import ArgumentParser
 import PrefectWorker
+import PrefectWorkerCore
 
 /// The flags of every setting (`SettingsCatalog`), shared by `start` and `config show`. A flag
 /// beats its environment variable, which beats the configuration file.
@@ -8,113 +9,113 @@ struct WorkerOptions: ParsableArguments {
     var configFile: String?
 
     // The server.
-    @Option(help: "The Prefect API (env PREFECT_API_URL).")
+    @Option(help: .setting("api_url"))
     var apiURL: String?
-    @Option(help: "A file holding the API key (env PREFECT_API_KEY_FILE).")
+    @Option(help: .setting("api_key_file"))
     var apiKeyFile: String?
-    @Option(help: "A file holding user:password for basic auth (env PREFECT_API_AUTH_STRING_FILE).")
+    @Option(help: .setting("api_auth_string_file"))
     var apiAuthStringFile: String?
-    @Option(help: "A file holding a JSON object of extra request headers (env PREFECT_CLIENT_CUSTOM_HEADERS_FILE).")
+    @Option(help: .setting("client_custom_headers_file"))
     var clientCustomHeadersFile: String?
-    @Option(help: "Seconds one API request may take (env PREFECT_API_REQUEST_TIMEOUT, default 60).")
+    @Option(help: .setting("api_request_timeout"))
     var apiRequestTimeout: Double?
-    @Option(help: "PEM file of CA certificates trusted for an https API (env PREFECT_API_SSL_CERT_FILE).")
+    @Option(help: .setting("api_ssl_cert_file"))
     var apiSslCertFile: String?
-    @Flag(help: "Do not verify the API server's certificate; testing only (env PREFECT_API_TLS_INSECURE_SKIP_VERIFY).")
+    @Flag(help: .setting("api_tls_insecure_skip_verify"))
     var apiTlsInsecureSkipVerify = false
-    @Option(help: "Proxy for an https API (env HTTPS_PROXY).")
+    @Option(help: .setting("https_proxy"))
     var httpsProxy: String?
-    @Option(help: "Proxy for an http API (env HTTP_PROXY).")
+    @Option(help: .setting("http_proxy"))
     var httpProxy: String?
-    @Option(help: "Comma-separated hosts reached without the proxy (env NO_PROXY).")
+    @Option(help: .setting("no_proxy"))
     var noProxy: String?
 
     // The pool.
-    @Option(name: [.short, .long], help: "The work pool to serve (env PREFECT_WORKER_POOL).")
+    @Option(name: [.short, .long], help: .setting("pool"))
     var pool: String?
-    @Option(name: [.customShort("q"), .long], help: "Only take runs from this work queue (repeatable; default: all queues).")
+    @Option(name: [.customShort("q"), .long], help: .setting("work_queues"))
     var workQueue: [String] = []
     @Flag(help: "Take runs from all work queues, whatever the environment or file says (as Prefect's flag).")
     var emptyWorkQueue = false
-    @Option(name: [.short, .long], help: "The worker's name (default: ProcessWorker <uuid>). No '/' or '%'.")
+    @Option(name: [.short, .long], help: .setting("name"))
     var name: String?
-    @Option(name: [.short, .long], help: "Run at most this many flow runs at once (default: no limit).")
+    @Option(name: [.short, .long], help: .setting("limit"))
     var limit: Int?
-    @Option(help: "Claim runs scheduled up to this many seconds ahead (default 10).")
+    @Option(help: .setting("prefetch_seconds"))
     var prefetchSeconds: Double?
-    @Option(help: "Seconds between heartbeats (default 30).")
+    @Option(help: .setting("heartbeat_seconds"))
     var heartbeatSeconds: Double?
-    @Option(help: "Seconds between polls (default 10).")
+    @Option(help: .setting("query_seconds"))
     var querySeconds: Double?
-    @Flag(inversion: .prefixedNo, help: "Hear of new and cancelled runs from the server's event stream (default on).")
+    @Flag(inversion: .prefixedNo, help: .setting("event_stream"))
     var eventStream: Bool?
-    @Flag(inversion: .prefixedNo, help: "Create the work pool if it does not exist (default on).")
+    @Flag(inversion: .prefixedNo, help: .setting("create_pool_if_not_found"))
     var createPoolIfNotFound: Bool?
-    @Option(help: "A JSON file of the base job template the pool is created with when it does not exist (ignored, with a warning, when it does).")
+    @Option(help: .setting("base_job_template"))
     var baseJobTemplate: String?
-    @Option(help: "The Prefect profile to read settings from (env PREFECT_PROFILE; default the profiles file's active one).")
+    @Option(help: .setting("prefect_profile"))
     var profile: String?
-    @Option(help: "Prefect's profiles file (env PREFECT_PROFILES_PATH, default $PREFECT_HOME/profiles.toml).")
+    @Option(help: .setting("prefect_profiles_path"))
     var prefectProfilesPath: String?
-    @Option(help: "Prefect's home directory (env PREFECT_HOME, default ~/.prefect).")
+    @Option(help: .setting("prefect_home"))
     var prefectHome: String?
-    @Option(help: "Retries of a failed request before a call fails (env PREFECT_CLIENT_MAX_RETRIES, default 5).")
+    @Option(help: .setting("client_max_retries"))
     var clientMaxRetries: Int?
-    @Option(help: "Comma-separated HTTP status codes to retry besides 408, 429, 502, 503 (env PREFECT_CLIENT_RETRY_EXTRA_CODES).")
+    @Option(help: .setting("client_retry_extra_codes"))
     var clientRetryExtraCodes: String?
-    @Option(help: "Random spread of retry delays, 0 = none (env PREFECT_CLIENT_RETRY_JITTER_FACTOR, default 0.2).")
+    @Option(help: .setting("client_retry_jitter_factor"))
     var clientRetryJitterFactor: Double?
-    @Flag(inversion: .prefixedNo, help: "Send a CSRF token on writes when the server asks for one (env PREFECT_CLIENT_CSRF_SUPPORT_ENABLED, default on).")
+    @Flag(inversion: .prefixedNo, help: .setting("client_csrf_support_enabled"))
     var clientCsrfSupportEnabled: Bool?
-    @Option(help: "The Python that runs the Prefect engine for jobs without a command (default: the interpreter of `prefect` on PATH, else python3).")
+    @Option(help: .setting("python"))
     var python: String?
 
     // Runs.
-    @Option(help: "Seconds between SIGTERM and SIGKILL when a run is cancelled (default 30).")
+    @Option(help: .setting("cancel_grace_seconds"))
     var cancelGraceSeconds: Double?
-    @Option(help: "Default per-run timeout in seconds; the job variable timeout_seconds overrides it (default none).")
+    @Option(help: .setting("run_timeout_seconds"))
     var runTimeoutSeconds: Double?
-    @Option(help: "On SIGTERM/SIGINT, wait this long for runs in flight before stopping them (default 300).")
+    @Option(help: .setting("drain_seconds"))
     var drainSeconds: Double?
-    @Option(help: "Directory of the run ledger used for restart recovery (default $STATE_DIRECTORY, /var/lib/prefect-worker as root, ~/.local/state/prefect-worker).")
+    @Option(help: .setting("state_dir"))
     var stateDir: String?
-    @Flag(inversion: .prefixedNo, help: "Poll once, run what was claimed, wait for it, and exit (default off).")
+    @Flag(inversion: .prefixedNo, help: .setting("run_once"))
     var runOnce: Bool?
-    @Option(help: "Take at most this many flow runs, then exit 0 once they are done (ephemeral hosts).")
+    @Option(help: .setting("max_runs"))
     var maxRuns: Int?
-    @Option(name: .customLong("exit-after-idle"), help: "Exit 0 after this many seconds with no flow run in flight (ephemeral hosts).")
+    @Option(name: .customLong("exit-after-idle"), help: .setting("exit_after_idle"))
     var exitAfterIdle: Double?
 
     // Logs and output.
-    @Option(help: "auto (journal under systemd, logfmt at a terminal, JSON lines otherwise), journal, json or logfmt.")
+    @Option(help: .setting("log_format"))
     var logFormat: String?
-    @Option(help: "DEBUG, INFO, WARNING, ERROR or CRITICAL (env PREFECT_LOGGING_LEVEL, default INFO).")
+    @Option(help: .setting("logging_level"))
     var logLevel: String?
-    @Option(help: "A run's output lines per second that reach the log; 0 = no limit (default 10000).")
+    @Option(help: .setting("output_lines_per_second"))
     var outputLinesPerSecond: Double?
-    @Option(help: "A run's output lines that may come at once before the rate applies (default 100000).")
+    @Option(help: .setting("output_burst_lines"))
     var outputBurstLines: Double?
-    @Flag(help: "Send runs' output lines to the Prefect API too.")
+    @Flag(help: .setting("output_to_api"))
     var outputToAPI = false
 
     // What runs inherit.
-    @Option(help: "How runs get the worker's API key, auth string and custom headers: auto (engine runs, in a private per-run profile file), always (every run's environment, as Prefect), never (default auto).")
+    @Option(help: .setting("pass_credentials_to_runs"))
     var passCredentialsToRuns: String?
-    @Option(help: "Comma-separated shell patterns of the worker's variables runs inherit (default all).")
+    @Option(help: .setting("env_allow"))
     var envAllow: String?
-    @Option(help: "Comma-separated shell patterns of variables runs never inherit.")
+    @Option(help: .setting("env_deny"))
     var envDeny: String?
 
     // The web server.
-    @Flag(inversion: .prefixedNo, help: "Serve /health, /health/live and /health/ready (and /metrics) on the web server address (default off).")
+    @Flag(inversion: .prefixedNo, help: .setting("with_healthcheck"))
     var withHealthcheck: Bool?
-    @Flag(help: "Serve Prometheus metrics at /metrics (and the health endpoints) on the web server address.")
+    @Flag(help: .setting("with_metrics"))
     var withMetrics = false
-    @Option(help: "The web server's address (env PREFECT_WORKER_WEBSERVER_HOST, default 127.0.0.1).")
+    @Option(help: .setting("webserver_host"))
     var webserverHost: String?
-    @Option(help: "The web server's port (env PREFECT_WORKER_WEBSERVER_PORT, default 8080).")
+    @Option(help: .setting("webserver_port"))
     var webserverPort: Int?
-    @Option(help: "/health answers 503 after this many query intervals without a successful poll (default 30, as Prefect).")
+    @Option(help: .setting("health_poll_intervals"))
     var healthPollIntervals: Double?
 
     /// The given flags by setting key.
@@ -176,5 +177,15 @@ struct WorkerOptions: ParsableArguments {
     func resolver(environment: [String: String]) throws -> SettingsResolver {
         let file = try ConfigFileLocation.load(flag: configFile, environment: environment)
         return try SettingsResolver(flags: settings, environment: environment, configFile: file, prefectFiles: .current)
+    }
+}
+
+extension ArgumentHelp {
+    /// A setting's flag help from the catalog (`SettingsCatalog`): its summary, its variable and its
+    /// default, written once there.
+    static func setting(_ key: String) -> ArgumentHelp {
+        guard let setting = SettingsCatalog.setting(key) else { preconditionFailure("'\(key)' is not in SettingsCatalog") }
+        let summary = setting.summary.replacingOccurrences(of: "`", with: "")
+        return ArgumentHelp("\(summary) (env \(setting.environment); default: \(setting.defaultText.replacingOccurrences(of: "`", with: "")))")
     }
 }

@@ -98,3 +98,27 @@ import Testing
         #expect(RetryPolicy().delay(beforeRetry: 1, after: .status(404), random: 0.5) == nil, "404 is final by default")
     }
 }
+
+@Suite struct RetryLoopBackoffTests {
+    @Test(arguments: [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0), (6, 60.0), (40, 60.0)] as [(Int, Double)])
+    func eventStreamReconnectDoublesToAMinute(_ failures: Int, _ seconds: Double) {
+        #expect(RetryPolicy.eventStreamReconnect.backoff(afterFailures: failures) == seconds)
+    }
+
+    @Test func untilAnsweredIsEveryFiveSeconds() {
+        #expect([1, 2, 10, 1000].map { RetryPolicy.untilAnswered.backoff(afterFailures: $0) } == [5, 5, 5, 5])
+    }
+
+    @Test func serverWaitAndClaimReadBackAreBounded() {
+        #expect((1...8).map { RetryPolicy.serverBeforeEngineStart.backoff(afterFailures: $0) } == [1, 2, 4, 8, 10, 10, 10, 10])
+        #expect((1...6).map { RetryPolicy.claimReadBack.backoff(afterFailures: $0) } == [0.5, 1, 2, 4, 8, 10])
+        #expect(RetryPolicy.runLogFlush.backoff(afterFailures: 1) == 2)
+    }
+
+    @Test func jitterStaysWithinTheFractionAndUnderTheCap() {
+        let policy = RetryPolicy(baseDelay: 10, maxDelay: 30, jitterFraction: 0.2)
+        #expect(policy.backoff(afterFailures: 1, random: 0) == 8)
+        #expect(policy.backoff(afterFailures: 1, random: 0.999_999) < 12.000_1)
+        #expect(policy.backoff(afterFailures: 5, random: 0.999_999) == 30)
+    }
+}

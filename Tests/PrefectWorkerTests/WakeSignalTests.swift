@@ -1,11 +1,12 @@
 import Foundation
+import PrefectAPI
 import Testing
 
 @testable import PrefectWorker
 
 @Suite struct WakeSignalTests {
     @Test func fireWakesAWaitingLoopBeforeItsInterval() async {
-        let signal = WakeSignal()
+        let signal = WakeSignal(clock: EventLoopClock())
         let started = ContinuousClock.now
         async let waited: Void = signal.wait(upTo: 30)
         try? await Task.sleep(for: .milliseconds(50))
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test func aWakeUpWhileBusyIsKeptForTheNextWait() async {
-        let signal = WakeSignal()
+        let signal = WakeSignal(clock: EventLoopClock())
         signal.fire()
         signal.fire()
         let started = ContinuousClock.now
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func theIntervalEndsTheWait() async {
-        let signal = WakeSignal()
+        let signal = WakeSignal(clock: EventLoopClock())
         let started = ContinuousClock.now
         await signal.wait(upTo: 0.1)
         await signal.wait(upTo: 0)
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func cancellingTheTaskEndsTheWait() async {
-        let signal = WakeSignal()
+        let signal = WakeSignal(clock: EventLoopClock())
         let started = ContinuousClock.now
         let waiter = Task { await signal.wait(upTo: 30) }
         try? await Task.sleep(for: .milliseconds(50))

@@ -1,3 +1,4 @@
+import PrefectAPI
 import Foundation
 import PrefectWorkerCore
 import ProcessSupervisor
@@ -53,7 +54,7 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
 
 /// The child's exit, or nil (with a recorded issue and the group killed) when it does not end in time.
 func exitOf(_ child: ChildProcess, sourceLocation: SourceLocation = #_sourceLocation) async -> ProcessExit? {
-    let exit = await withDeadline { await child.waitForExit() }
+    let exit = await withDeadline { await child.waitForExit(clock: EventLoopClock()) }
     if exit == nil {
         Issue.record("child \(child.pid) did not exit within \(deadlineSeconds) s", sourceLocation: sourceLocation)
         child.signalGroup(SIGKILL)

@@ -17,4 +17,8 @@ int pw_set_child_subreaper(void);
 /// pipe2(O_CLOEXEC): both ends close on exec, so one run never inherits another's pipe. 0 or errno.
 int pw_pipe_cloexec(int fds[2]);
 
+/// pidfd_open(2) (Linux 5.3+): a descriptor that becomes readable when the process ends, for a
+/// process that is not our child. Returns the descriptor, or -errno (-ENOSYS without kernel support).
+int pw_pidfd_open(pid_t pid);
+
 #endif

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import PrefectWorker
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The engine's side of the control channel, on a real loopback socket: connects, sends its token
+/// and the 5-byte hello, then answers (or not) the intent.
+private final class FakeEngineSocket: Sendable {
+    let fd: Int32
+
+    init?(port: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port)!).bigEndian
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+    }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// The next byte, or nil at the end of the connection (or after 5 s).
+    func receiveByte() -> UInt8? {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 1 ? byte : nil
+    }
+
+    deinit { close(fd) }
+}
+
+@Suite struct EngineControlChannelTests {
+    static let hello: [UInt8] = [0, UInt8(ascii: "P"), UInt8(ascii: "F"), 2, 1]
+
+    func started() async throws -> EngineControlChannel {
+        let channel = EngineControlChannel(logger: Logger(label: "test"))
+        #expect(await channel.start())
+        return channel
+    }
+
+    /// Waits (bounded) until the channel has bound the engine's connection to its run.
+    func connected(_ channel: EngineControlChannel, _ flowRunId: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if channel.isConnected(flowRunId: flowRunId) { return true }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+
+    @Test func anEngineThatAcknowledgesGetsTheIntent() async throws {
+        let channel = try await started()
+        let environment = channel.register(flowRunId: "run-1")
+        let port = try #require(environment["PREFECT__CONTROL_PORT"])
+        let token = try #require(environment["PREFECT__CONTROL_TOKEN"])
+        let engine = try #require(FakeEngineSocket(port: port))
+        engine.send(Array((token + "\n").utf8) + Self.hello)
+        #expect(try await connected(channel, "run-1"))
+        async let acknowledged = channel.sendCancelIntent(flowRunId: "run-1", timeout: 5)
+        let intent = await Task.detached { engine.receiveByte() }.value
+        #expect(intent == UInt8(ascii: "c"))
+        engine.send([UInt8(ascii: "a")])
+        #expect(await acknowledged == true)
+        channel.unregister(flowRunId: "run-1")
+        #expect(await Task.detached { engine.receiveByte() }.value == nil)  // closed by the worker
+    }
+
+    @Test func anEngineThatDoesNotAnswerIsNotAcknowledgedWithinTheTimeout() async throws {
+        let channel = try await started()
+        let environment = channel.register(flowRunId: "run-2")
+        let port = try #require(environment["PREFECT__CONTROL_PORT"])
+        let token = try #require(environment["PREFECT__CONTROL_TOKEN"])
+        let engine = try #require(FakeEngineSocket(port: port))
+        engine.send(Array((token + "\n").utf8))
+        #expect(try await connected(channel, "run-2"))
+        let started = ContinuousClock.now
+        #expect(await channel.sendCancelIntent(flowRunId: "run-2", timeout: 0.2) == false)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func aWrongTokenIsClosedAndAnUnconnectedRunIsNotAcknowledged() async throws {
+        let channel = try await started()
+        let environment = channel.register(flowRunId: "run-3")
+        let port = try #require(environment["PREFECT__CONTROL_PORT"])
+        let stranger = try #require(FakeEngineSocket(port: port))
+        stranger.send(Array("not-the-token\n".utf8))
+        #expect(await Task.detached { stranger.receiveByte() }.value == nil)
+        #expect(!channel.isConnected(flowRunId: "run-3"))
+        #expect(await channel.sendCancelIntent(flowRunId: "run-3", timeout: 0.2) == false)
+    }
+}
