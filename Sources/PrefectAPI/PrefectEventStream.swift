@@ -112,9 +112,7 @@ public struct PrefectEventStream: Sendable {
                         }
                         // Wakes only when a ping is due or the silence limit could be reached.
                         let next = min(lastPing + .seconds(Self.pingInterval), silentUntil)
-                        let wait = next - now
-                        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-                        try await clock.sleep(seconds: max(0.05, seconds + 0.01))
+                        try await clock.sleep(seconds: max(0.05, (next - now).inSeconds + 0.01))
                     }
                 }
                 group.addTask {

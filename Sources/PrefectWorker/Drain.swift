@@ -52,7 +52,7 @@ public final class Drain: Sendable {
     func waitForDeadline(seconds: Double) async -> Bool {
         let deadline = clock.now + .seconds(max(0, seconds))
         while !isCutRequested, !Task.isCancelled, clock.now < deadline {
-            await cutSignal.wait(upTo: Self.seconds(deadline - clock.now))
+            await cutSignal.wait(upTo: (deadline - clock.now).inSeconds)
         }
         return isCutRequested
     }
@@ -63,8 +63,4 @@ public final class Drain: Sendable {
 
     /// How many runs were stopped because the worker stopped before they finished.
     public var cutRuns: Int { state.withLock { $0.runsCut } }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -60,7 +60,7 @@ final class EventEmitter: Sendable {
         // Waits for the sends to end without awaiting them: one may be stuck in a connect.
         let deadline = clock.now + .seconds(seconds)
         while !state.withLock({ $0.inFlight.isEmpty }), clock.now < deadline, !Task.isCancelled {
-            await drained.wait(upTo: Drain.seconds(deadline - clock.now))
+            await drained.wait(upTo: (deadline - clock.now).inSeconds)
         }
         // What the server did not take in time is given up.
         for task in state.withLock({ Array($0.inFlight.values) }) { task.cancel() }

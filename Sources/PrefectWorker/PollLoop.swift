@@ -95,7 +95,7 @@ struct PollLoop: Service {
             }
             let wait = min(
                 cadence.wait(now: Date(), streamSubscribed: streamSubscribed, nextClaimAt: nextClaimAt),
-                await idleExitDeadline().map { max(0, Drain.seconds($0 - parts.clock.now)) } ?? .infinity)
+                await idleExitDeadline().map { max(0, ($0 - parts.clock.now).inSeconds) } ?? .infinity)
             await cancelWhenGracefulShutdown { await pollWake.wait(upTo: wait) }
         }
     }

@@ -39,7 +39,7 @@ public struct RetryPolicy: Sendable, Equatable {
     public func backoff(afterFailures attempt: Int, random: Double = 0.5) -> Double {
         let exponent = min(max(attempt, 1) - 1, 30)
         let raw = min(baseDelay * Double(1 << exponent), maxDelay)
-        return min(maxDelay, max(0, raw + raw * jitterFraction * (random * 2 - 1)))
+        return min(maxDelay, max(0, raw + raw * jitterFraction * (random * 2 - 1)))  // jittered below the cap, never above it
     }
 
     // The worker's own retry loops, each with its budget (docs/architecture.md, "Retries").
@@ -93,10 +93,7 @@ public struct RetryPolicy: Sendable, Equatable {
         guard isRetryable(failure) else { return nil }
         if let maxRetries, retry > maxRetries { return nil }
         if let retryAfter, retryAfter >= 0 { return min(retryAfter, retryAfterCap) }
-        let exponent = min(retry - 1, 30)
-        let raw = min(baseDelay * Double(1 << exponent), maxDelay)
-        let jitter = raw * jitterFraction * (random * 2 - 1)
-        return min(maxDelay, max(0, raw + jitter))  // jittered below the cap, never above it
+        return backoff(afterFailures: retry, random: random)
     }
 
     /// Seconds from a `Retry-After` header: delta-seconds, or an HTTP date (RFC 9110's IMF-fixdate,

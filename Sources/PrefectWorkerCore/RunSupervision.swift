@@ -326,9 +326,7 @@ public struct RunSupervision: Sendable {
     }
 
     private func report(_ teardown: Teardown, at now: Duration) -> TeardownReport {
-        let elapsed = now - teardown.startedAt
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return TeardownReport(
-            finalSignal: teardown.lastSignal, secondsToExit: max(0, seconds), grace: grace, engineAcknowledged: teardown.acknowledged)
+        TeardownReport(
+            finalSignal: teardown.lastSignal, secondsToExit: max(0, (now - teardown.startedAt).inSeconds), grace: grace, engineAcknowledged: teardown.acknowledged)
     }
 }

@@ -11,6 +11,13 @@ public protocol WorkerClock: Sendable {
     func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> ScheduledWake
 }
 
+extension Duration {
+    /// The duration in seconds, for settings and messages given in seconds.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
 /// A scheduled call that has not happened yet can be cancelled.
 public struct ScheduledWake: Sendable {
     private let cancelling: @Sendable () -> Void
