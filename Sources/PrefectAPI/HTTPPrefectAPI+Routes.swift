@@ -97,6 +97,26 @@ extension HTTPPrefectAPI {
         return try decode(Flow.self, answer, route: "GET \(path)")
     }
 
+    public func readBlockDocument(typeSlug: String, name: String) async throws -> BlockDocument? {
+        let path = "/block_types/slug/\(Self.escape(typeSlug))/block_documents/name/\(Self.escape(name))?include_secrets=true"
+        return try await readOptional(BlockDocument.self, path: path)
+    }
+
+    public func readBlockDocument(id: String) async throws -> BlockDocument? {
+        try await readOptional(BlockDocument.self, path: "/block_documents/\(Self.escape(id))?include_secrets=true")
+    }
+
+    public func readVariable(named name: String) async throws -> Variable? {
+        try await readOptional(Variable.self, path: "/variables/name/\(Self.escape(name))")
+    }
+
+    /// A GET whose 404 means "there is none".
+    private func readOptional<T: Decodable>(_ type: T.Type, path: String) async throws -> T? {
+        let answer = try await send(.GET, path, accepting: [404])
+        if answer.status == 404 { return nil }
+        return try decode(T.self, answer, route: APIRoute.template(method: "GET", path: path))
+    }
+
     public func stateHistory(flowRunId: String) async throws -> [JSONValue] {
         let path = "/flow_run_states/?flow_run_id=\(flowRunId)"
         return try decode([JSONValue].self, try await send(.GET, path), route: "GET /flow_run_states/")

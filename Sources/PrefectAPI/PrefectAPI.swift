@@ -31,6 +31,13 @@ public protocol PrefectAPI: Sendable {
     func readDeployment(id: String) async throws -> Deployment?
     /// `GET /flows/{id}`; nil when it was deleted.
     func readFlow(id: String) async throws -> Flow?
+    /// `GET /block_types/slug/{slug}/block_documents/name/{name}?include_secrets=true`; nil when
+    /// there is no such block.
+    func readBlockDocument(typeSlug: String, name: String) async throws -> BlockDocument?
+    /// `GET /block_documents/{id}?include_secrets=true`; nil when there is no such document.
+    func readBlockDocument(id: String) async throws -> BlockDocument?
+    /// `GET /variables/name/{name}`; nil when there is no such variable.
+    func readVariable(named name: String) async throws -> Variable?
     /// `GET /flow_run_states/?flow_run_id=`: the run's states, as the server keeps them.
     func stateHistory(flowRunId: String) async throws -> [JSONValue]
     /// `POST /flow_runs/filter`: which of `ids` are CANCELLING now (one request for all of them),

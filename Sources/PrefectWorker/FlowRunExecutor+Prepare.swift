@@ -19,6 +19,9 @@ struct PreparedRun: Sendable {
     let outputToAPI: Bool
     /// The run as the worker's events name it.
     let eventRun: WorkerEvents.Run
+    /// Masks the values the job configuration took from block documents, for every text the
+    /// worker writes about the run.
+    let redaction: SecretRedaction
 }
 
 extension FlowRunExecutor {
@@ -44,13 +47,22 @@ extension FlowRunExecutor {
         let values = JobTemplateRenderer.mergeJobVariables(
             deployment: deployment?.jobVariables ?? [:], flowRun: run.jobVariables ?? [:])
         let template = await poolCache.pool.baseJobTemplate
-        let job = try JobTemplateRenderer(workerEnvironment: configuration.environment)
-            .render(baseJobTemplate: template, values: values)
+        let populated = try JobTemplateRenderer(workerEnvironment: configuration.environment)
+            .populate(baseJobTemplate: template, values: values)
+        let (resolved, redaction) = try await resolveReferences(in: populated, logger: logger)
+        let job: JobConfiguration
+        let arguments: [String]
+        do {
+            // A message about the resolved configuration may quote a value; none may show a secret.
+            job = try JobTemplateRenderer.jobConfiguration(from: resolved)
+            arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
+        } catch {
+            throw PreparationError(message: redaction.redact("\(error)"))
+        }
         let reporting = try StateReporting.resolve(jobVariables: values, command: job.command)
         let timeout = try RunTimeout.resolve(jobVariables: values, default: configuration.runTimeoutSeconds)
         let outputToAPI = try OutputToAPI.resolve(jobVariables: values, default: configuration.outputToAPI)
         if job.command == nil, let problem = await pythonCheck.problem() { throw PreparationError(message: problem) }
-        let arguments = try job.command.map(CommandLineSplitter.split) ?? [configuration.python, "-m", "prefect.engine"]
         if arguments.isEmpty { throw SpawnError.emptyCommand }
 
         let identity = ChildEnvironment.RunIdentity(
@@ -81,7 +93,7 @@ extension FlowRunExecutor {
         return PreparedRun(
             run: run, job: job, reporting: reporting, arguments: arguments, environment: environment, profileSettings: profileSettings,
             timeoutSeconds: timeout,
-            outputToAPI: outputToAPI, eventRun: eventRun)
+            outputToAPI: outputToAPI, eventRun: eventRun, redaction: redaction)
     }
 }
 

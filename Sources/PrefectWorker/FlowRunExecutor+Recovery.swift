@@ -78,7 +78,8 @@ extension FlowRunExecutor {
         let process = AdoptedProcess(pid: entry.pid ?? 0, startTime: entry.pidStartTime)
         let prepared = PreparedRun(
             run: run, job: JobConfiguration(), reporting: reporting, arguments: [], environment: [:], profileSettings: nil, timeoutSeconds: nil,
-            outputToAPI: false, eventRun: WorkerEvents.Run(flowRunId: run.id, flowRunName: run.name, flowId: run.flowId))
+            outputToAPI: false, eventRun: WorkerEvents.Run(flowRunId: run.id, flowRunName: run.name, flowId: run.flowId),
+            redaction: .none)
         let (events, postEvent) = await registry.register(run.id)
         var driver = RunDriver(executor: self, prepared: prepared, postEvent: postEvent, logger: logger, claimedAt: nil)
         await driver.adopt(process, events: events)

@@ -157,13 +157,15 @@ struct RunDriver {
                 child = try ChildProcess.spawn(spec) { line in output?.offer(line) }
             } catch {
                 _ = output?.finish(waitingUpTo: 0)
-                logger.error("flow run could not start: \(error)")
                 throw error
             }
             self.output = output
             process = child
         } catch {
-            return .spawnFailed("\(error)")
+            // The working directory or the command may hold a block's value.
+            let message = prepared.redaction.redact("\(error)")
+            logger.error("flow run could not start: \(message)")
+            return .spawnFailed(message)
         }
         guard let child = process else { return .spawnFailed("no process") }
         watchExit(of: child, in: &background)
@@ -173,7 +175,8 @@ struct RunDriver {
         logger[metadataKey: "pid"] = "\(child.pid)"
         logger.info(
             "started process",
-            metadata: ["command": "\(prepared.arguments.joined(separator: " "))", "cwd": "\(workspace?.path ?? "")",
+            metadata: ["command": "\(prepared.redaction.redact(prepared.arguments.joined(separator: " ")))",
+                       "cwd": "\(prepared.redaction.redact(workspace?.path ?? ""))",
                        "state_reporting": "\(prepared.reporting.rawValue)"])
         do {
             try await executor.api.setInfrastructurePid(flowRunId: run.id, pid: child.pid)

@@ -8,6 +8,8 @@ public enum APIRoute {
         for segment in withoutQuery.split(separator: "/", omittingEmptySubsequences: false).map(String.init) {
             if segments.last == "work_pools" && !segment.isEmpty && !namedRoutes.contains(segment) {
                 segments.append("{name}")
+            } else if let placeholder = lookupPlaceholders[segments.last ?? ""], !segment.isEmpty {
+                segments.append(placeholder)
             } else if isIdentifier(segment) {
                 segments.append("{id}")
             } else {
@@ -16,6 +18,10 @@ public enum APIRoute {
         }
         return "\(method) \(segments.joined(separator: "/"))"
     }
+
+    /// `/block_types/slug/{slug}/block_documents/name/{name}`, `/variables/name/{name}`: reads by
+    /// a user's name, which must not become a label of its own.
+    private static let lookupPlaceholders = ["slug": "{slug}", "name": "{name}"]
 
     /// Routes under `/work_pools/` that are not a pool's name.
     private static let namedRoutes: Set<String> = ["filter", "count"]

@@ -27,7 +27,6 @@ public struct JobConfiguration: Sendable, Equatable {
 public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
     case templateMissingJobConfiguration
     case wrongType(field: String, expected: String, found: String)
-    case unresolvedReference(field: String, placeholder: String)
     case invalidStateReporting(String)
     case invalidTimeout(String)
     case invalidOutputToAPI(String)
@@ -40,10 +39,6 @@ public enum JobConfigurationError: Error, Equatable, CustomStringConvertible {
         case .wrongType(let field, let expected, let found):
             return "job configuration field '\(field)' must be \(expected) but is \(found); "
                 + "fix the deployment's or flow run's job variables or the pool's template"
-        case .unresolvedReference(let field, let placeholder):
-            return "job configuration field '\(field)' uses '{{ \(placeholder) }}', which this worker "
-                + "does not resolve (block and variable references are not supported yet); "
-                + "put the value in the job variables instead"
         case .invalidStateReporting(let value):
             return "job variable 'state_reporting' is '\(value)'; use \"auto\", \"engine\" or \"worker\""
         case .invalidTimeout(let value):

@@ -1,7 +1,8 @@
 /// The rendered `job_configuration` object read into a typed `JobConfiguration`, with the
 /// coercions pydantic applies to `ProcessJobConfiguration`.
 extension JobTemplateRenderer {
-    static func configuration(from rendered: [String: JSONValue]) throws -> JobConfiguration {
+    public static func jobConfiguration(from resolved: JSONValue) throws -> JobConfiguration {
+        let rendered = resolved.objectValue ?? [:]
         var configuration = JobConfiguration()
         configuration.command = try optionalString(rendered["command"], field: "command")
         configuration.workingDir = try optionalString(rendered["working_dir"], field: "working_dir")

@@ -25,8 +25,16 @@ public struct JobTemplateRenderer: Sendable {
     }
 
     /// Renders `baseJobTemplate` (`{"job_configuration": ..., "variables": ...}`) with `values`
-    /// (the merged job variables). An empty template `{}` means the default process template.
+    /// (the merged job variables) into a `JobConfiguration`, for a template without block or
+    /// variable references (those stay as text here; `populate` and `TemplateReferences` resolve them).
     public func render(baseJobTemplate: JSONValue, values: [String: JSONValue]) throws -> JobConfiguration {
+        try Self.jobConfiguration(from: populate(baseJobTemplate: baseJobTemplate, values: values))
+    }
+
+    /// The pool's `job_configuration` with the job variables applied, as Prefect's `apply_values`
+    /// leaves it: `{{ name }}` and `{{ $NAME }}` filled, block and variable references still in
+    /// place. An empty template `{}` means the default process template.
+    public func populate(baseJobTemplate: JSONValue, values: [String: JSONValue]) throws -> JSONValue {
         let template = (baseJobTemplate.objectValue?.isEmpty ?? true)
             ? ProcessJobTemplate.default : baseJobTemplate
         guard case .object(var jobConfiguration)? = template["job_configuration"] else {
@@ -49,13 +57,7 @@ public struct JobTemplateRenderer: Sendable {
         {
             jobConfiguration["env"] = .object(literalEnv.merging(envValues) { _, new in new })
         }
-
-        let rendered = try apply(.object(jobConfiguration), values: variables, field: "")
-        // Job variables may carry references too (Prefect resolves them after rendering).
-        if let (field, name) = Self.firstServerReference(in: rendered ?? .null, field: "") {
-            throw JobConfigurationError.unresolvedReference(field: field, placeholder: name)
-        }
-        return try Self.configuration(from: rendered?.objectValue ?? [:])
+        return apply(.object(jobConfiguration), values: variables) ?? .object([:])
     }
 
     // MARK: - Variables

@@ -145,3 +145,32 @@ public struct Flow: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
 }
+
+/// A block document as `GET /block_documents/{id}?include_secrets=true` answers: its data holds
+/// the secret values in clear, so it is never logged (SecretRedaction).
+public struct BlockDocument: Codable, Sendable, Equatable {
+    public var id: String
+    public var data: JSONValue
+
+    public init(id: String, data: JSONValue) {
+        self.id = id
+        self.data = data
+    }
+}
+
+/// A Prefect variable (`GET /variables/name/{name}`); its value may be any JSON, null included.
+public struct Variable: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: JSONValue
+
+    public init(name: String, value: JSONValue) {
+        self.name = name
+        self.value = value
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        value = try container.decodeIfPresent(JSONValue.self, forKey: .value) ?? .null
+    }
+}

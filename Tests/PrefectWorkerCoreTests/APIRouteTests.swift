@@ -12,6 +12,10 @@ import Testing
         ("GET", "/flow_run_states/?flow_run_id=7c1e2f4a-0b3d-4e5f-8a9b-0c1d2e3f4a5b", "GET /flow_run_states/"),
         ("POST", "/flow_runs/filter", "POST /flow_runs/filter"),
         ("GET", "/health", "GET /health"),
+        ("GET", "/block_types/slug/secret/block_documents/name/my-token?include_secrets=true",
+         "GET /block_types/slug/{slug}/block_documents/name/{name}"),
+        ("GET", "/block_documents/7c1e2f4a-0b3d-4e5f-8a9b-0c1d2e3f4a5b?include_secrets=true", "GET /block_documents/{id}"),
+        ("GET", "/variables/name/bucket", "GET /variables/name/{name}"),
     ])
     func aRouteHasNoIdsNamesOrQuery(method: String, path: String, expected: String) {
         #expect(APIRoute.template(method: method, path: path) == expected)

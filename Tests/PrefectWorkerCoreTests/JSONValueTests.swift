@@ -31,3 +31,16 @@ import Testing
         #expect(value.interpolationText == expected)
     }
 }
+
+@Suite struct PythonTextTests {
+    @Test(arguments: [
+        ("text", "text"), (true, "True"), (false, "False"), (nil, "None"), (.number(3), "3"), (.number(2.5), "2.5"),
+        ([1, "a", nil, true], "[1, 'a', None, True]"),
+        (["b": ["x": "it's"], "a": #"say "hi""#], #"{'a': 'say "hi"', 'b': {'x': "it's"}}"#),
+        (["both'\"", "tab\tnl\nbs\\", "\u{01}"], #"['both\'"', 'tab\tnl\nbs\\', '\x01']"#),
+        ([:], "{}"), ([], "[]"),
+    ] as [(JSONValue, String)])
+    func strOfAValueIsWhatPythonPrints(_ value: JSONValue, _ expected: String) {
+        #expect(value.pythonText == expected)
+    }
+}

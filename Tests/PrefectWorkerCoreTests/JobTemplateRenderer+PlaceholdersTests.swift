@@ -30,18 +30,26 @@ import Testing
     }
 
     @Test(arguments: ["prefect.blocks.x.y", "prefect.variables.v"])
-    func blockAndVariableReferencesInTheTemplateThrow(_ reference: String) {
-        let template = ProcessJobTemplate.default.setting(["job_configuration", "env"], to: ["SECRET": .string("{{ \(reference) }}")])
-        #expect(throws: JobConfigurationError.unresolvedReference(field: "env.SECRET", placeholder: reference)) {
-            try renderer.render(baseJobTemplate: template, values: [:])
-        }
+    func blockAndVariableReferencesAreLeftForTheServerRead(_ reference: String) throws {
+        let template = ProcessJobTemplate.default.setting(
+            ["job_configuration", "env"], to: ["ALONE": .string("{{ \(reference) }}"), "INSIDE": .string("a-{{ \(reference) }}-{{ n }}")])
+        let populated = try renderer.populate(baseJobTemplate: template, values: ["n": 1])
+        #expect(populated["env"] == ["ALONE": .string("{{ \(reference) }}"), "INSIDE": .string("a-{{ \(reference) }}-1")])
     }
 
-    @Test
-    func blockReferenceInJobVariablesThrows() {
-        let values: [String: JSONValue] = ["env": ["SECRET": "{{ prefect.blocks.secret.api-key }}"]]
-        #expect(throws: JobConfigurationError.self) {
-            try renderer.render(baseJobTemplate: ProcessJobTemplate.default, values: values)
-        }
+    @Test func referencesInJobVariablesArriveInTheFieldsTheyAreAppliedTo() throws {
+        let values: [String: JSONValue] = ["env": ["SECRET": "{{ prefect.blocks.secret.api-key }}"], "working_dir": "{{ prefect.variables.dir }}"]
+        let populated = try renderer.populate(baseJobTemplate: ProcessJobTemplate.default, values: values)
+        #expect(populated["env"]?["SECRET"] == "{{ prefect.blocks.secret.api-key }}")
+        #expect(populated["working_dir"] == "{{ prefect.variables.dir }}")
+    }
+
+    @Test(arguments: [
+        (["on": true] as JSONValue, "True"), (["n": nil] as JSONValue, "None"), (["d": ["k": "v"]] as JSONValue, "{'k': 'v'}"),
+    ])
+    func aValueInsideALongerStringIsWrittenAsPythonsStr(_ values: JSONValue, _ expected: String) throws {
+        let key = values.objectValue!.keys.first!
+        let job = try renderer.render(baseJobTemplate: template(workingDir: .string("x={{ \(key) }}")), values: values.objectValue!)
+        #expect(job.workingDir == "x=\(expected)")
     }
 }
