@@ -159,6 +159,25 @@ class PrefectAPI:
             body["state"] = {"type": "SCHEDULED", "state_details": {"scheduled_time": when.isoformat()}}
         return self._call("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"]
 
+    def create_variable(self, name: str, value) -> None:
+        self._call("POST", "/variables/", json={"name": name, "value": value})
+
+    def create_block(self, type_slug: str, name: str, data: dict) -> str:
+        """A block document. A type the server does not register at start (3.8.8 registers
+        `secret` but no longer `string` or `json`) is created first, as a user's own block type is."""
+        found = self.http.get(f"/block_types/slug/{type_slug}")
+        if found.status_code == 404:
+            block_type = self._call("POST", "/block_types/", json={"name": f"Test {type_slug}", "slug": type_slug})
+            self._call("POST", "/block_schemas/", json={
+                "fields": {"title": type_slug, "type": "object", "properties": {}},
+                "block_type_id": block_type["id"], "capabilities": []})
+        else:
+            block_type = found.json()
+        schemas = self._call("POST", "/block_schemas/filter",
+                             json={"block_schemas": {"block_type_id": {"any_": [block_type["id"]]}}})
+        body = {"name": name, "data": data, "block_type_id": block_type["id"], "block_schema_id": schemas[0]["id"]}
+        return self._call("POST", "/block_documents/", json=body)["id"]
+
     def cancel(self, run_id: str) -> dict:
         """What a user's "Cancel" does: propose CANCELLING."""
         return self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLING", "name": "Cancelling"}})
