@@ -9,8 +9,15 @@ final class ClaimPauses: Sendable {
 
     /// Returns the pause in seconds.
     @discardableResult
-    func refused(_ flowRunId: String, serverDelay: Double? = nil, now: Date = Date()) -> Double {
-        backoff.withLock { $0.refused(flowRunId, now: now, serverDelay: serverDelay) }
+    func refused(
+        _ flowRunId: String, deploymentId: String?, serverDelay: Double? = nil, refusal: ClaimBackoff.Refusal = .other, now: Date = Date()
+    ) -> Double {
+        backoff.withLock { $0.refused(flowRunId, deploymentId: deploymentId, now: now, serverDelay: serverDelay, refusal: refusal) }
+    }
+
+    /// A run of `deploymentId` ended on this worker: its waiting runs may be proposed again now.
+    func slotFreed(deploymentId: String, now: Date = Date()) {
+        backoff.withLock { $0.slotFreed(deploymentId: deploymentId, now: now) }
     }
 
     func forget(_ flowRunId: String) {

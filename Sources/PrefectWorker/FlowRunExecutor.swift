@@ -37,9 +37,9 @@ struct FlowRunExecutor: Sendable {
         switch outcome {
         case .won:
             claimPauses.forget(run.id)
-        case .refused(let serverDelay):
+        case .refused(let serverDelay, let refusal):
             metrics.claimAborted()
-            let pause = claimPauses.refused(run.id, serverDelay: serverDelay)
+            let pause = claimPauses.refused(run.id, deploymentId: run.deploymentId, serverDelay: serverDelay, refusal: refusal)
             logger.debug("not proposing this flow run again for \(Int(pause)) s")
             return
         case .deploymentMissing:
@@ -57,6 +57,9 @@ struct FlowRunExecutor: Sendable {
         await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
+        // Before the poll loop frees this run's slot and polls: a run waiting for this
+        // deployment's concurrency slot is proposed in that poll.
+        if let deploymentId = run.deploymentId { claimPauses.slotFreed(deploymentId: deploymentId) }
     }
 
     /// Patches the worker's and pool's labels onto the claimed run, as Prefect's worker does, but
@@ -83,7 +86,7 @@ struct FlowRunExecutor: Sendable {
                 try await api.readDeployment(id: deploymentId) != nil
             }), !exists
         else {
-            claimPauses.refused(run.id)
+            claimPauses.refused(run.id, deploymentId: run.deploymentId)
             return
         }
         logger.error("deployment \(deploymentId) no longer exists; cancelling the flow run")
@@ -133,7 +136,7 @@ struct FlowRunExecutor: Sendable {
     enum ClaimOutcome: Equatable {
         case won
         /// Not ours (another worker has it, or a server rule said no); `serverDelay` is a WAIT's delay.
-        case refused(serverDelay: Double?)
+        case refused(serverDelay: Double?, refusal: ClaimBackoff.Refusal = .other)
         case deploymentMissing
     }
 
@@ -151,7 +154,8 @@ struct FlowRunExecutor: Sendable {
                     return .won
                 case .skip(let reason):
                     logger.info("flow run not claimed: \(reason)")
-                    return .refused(serverDelay: answer.status == .wait ? answer.details?.delaySeconds : nil)
+                    return .refused(
+                        serverDelay: answer.status == .wait ? answer.details?.delaySeconds : nil, refusal: ClaimBackoff.Refusal(answer: answer))
                 case .deploymentMissing:
                     logger.notice("flow run not claimed: the server says its deployment was not found")
                     return .deploymentMissing

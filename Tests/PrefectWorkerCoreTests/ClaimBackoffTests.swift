@@ -36,6 +36,43 @@ import Testing
         #expect(backoff.refused("s", now: t0, serverDelay: 1) == 5)
     }
 
+    @Test func aRunWaitingForASlotPausesAtMostTheSlotCap() {
+        var backoff = ClaimBackoff(base: 5, cap: 300, slotCap: 30)
+        var now = t0
+        var pauses: [Double] = []
+        for _ in 0..<6 {
+            let pause = backoff.refused("r", deploymentId: "d", now: now, refusal: .waitingForSlot)
+            pauses.append(pause)
+            now = now.addingTimeInterval(pause)
+        }
+        #expect(pauses == [5, 10, 20, 30, 30, 30])
+        #expect(backoff.refused("w", now: t0, serverDelay: 45, refusal: .waitingForSlot) == 45, "the server's WAIT still wins")
+    }
+
+    @Test func aSlotFreedByARunOfTheDeploymentEndsThePausesOfItsRunsOnly() {
+        var backoff = ClaimBackoff(base: 5, cap: 300)
+        backoff.refused("a", deploymentId: "d1", now: t0, refusal: .waitingForSlot)
+        backoff.refused("a", deploymentId: "d1", now: t0, refusal: .waitingForSlot)
+        backoff.refused("b", deploymentId: "d1", now: t0)
+        backoff.refused("c", deploymentId: "d2", now: t0, refusal: .waitingForSlot)
+        backoff.refused("n", now: t0)
+        let later = t0.addingTimeInterval(1)
+        backoff.slotFreed(deploymentId: "d1", now: later)
+        #expect(!backoff.isPaused("a", now: later) && !backoff.isPaused("b", now: later))
+        #expect(backoff.isPaused("c", now: later) && backoff.isPaused("n", now: later))
+        #expect(backoff.refused("a", deploymentId: "d1", now: later, refusal: .waitingForSlot) == 20, "its refusals still count")
+    }
+
+    @Test(arguments: [
+        (OrchestrationResult(status: .wait, details: .init(delaySeconds: 5)), ClaimBackoff.Refusal.waitingForSlot),
+        (OrchestrationResult(status: .reject, state: StateSnapshot(type: .scheduled, name: "AwaitingConcurrencySlot")), .waitingForSlot),
+        (OrchestrationResult(status: .reject, state: StateSnapshot(type: .cancelled, name: "Cancelled")), .other),
+        (OrchestrationResult(status: .abort, details: .init(reason: "not SCHEDULED")), .other),
+    ])
+    func whichRefusalsAreWaitsForASlot(_ answer: OrchestrationResult, _ expected: ClaimBackoff.Refusal) {
+        #expect(ClaimBackoff.Refusal(answer: answer) == expected)
+    }
+
     @Test func aClaimedRunIsForgotten() {
         var backoff = ClaimBackoff(base: 5, cap: 300)
         backoff.refused("r", now: t0)
