@@ -66,7 +66,15 @@ extension FlowRunExecutor {
     }
 
     /// Reads the run's state now and proposes the final state the core decides, if any.
-    func reportOutcome(_ outcome: RunOutcome, of run: FlowRun, reporting: StateReporting, logger: Logger) async {
+    func reportOutcome(
+        _ outcome: RunOutcome, conclusion: AttemptConclusion? = nil, of run: FlowRun, reporting: StateReporting, logger: Logger
+    ) async {
+        if case .settled(let state) = FinalStateDecision.settlement(of: conclusion) {
+            // The engine's receipt says how the attempt ended: nothing to read or propose.
+            logger.debug("the engine reported its outcome on its control channel: \(conclusion.map { "\($0)" } ?? "")")
+            if let state { await registry.noteState(run.id, state) }
+            return
+        }
         let current = await untilAnswered("read the flow run's state", logger: logger) {
             try await api.readFlowRun(id: run.id)
         }
@@ -77,7 +85,7 @@ extension FlowRunExecutor {
         case .exited(let exit):
             proposal = FinalStateDecision.afterExit(exit: exit, reporting: reporting, current: current?.currentStateType)
         case .stopped(let reason, let report):
-            proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType)
+            proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType, reporting: reporting)
         }
         if let proposal {
             await propose(proposal, for: run, logger: logger)

@@ -113,11 +113,15 @@ struct RunDriver {
         case .beginStop(let reason):
             if case .cancelled = reason { executor.metrics.cancellationHandled() }
             logger.notice("stopping the flow run's processes: \(FlowRunExecutor.describe(reason))")
-        case .sendCancelIntent:
+        case .sendIntent(let intent):
             background.addTask {
-                let acknowledged = await executor.controlChannel.sendCancelIntent(flowRunId: run.id)
-                logger.info(acknowledged ? "engine acknowledged the cancel intent" : "engine did not acknowledge the cancel intent")
-                postEvent.yield(.intentAnswered(acknowledged: acknowledged))
+                let answer = await executor.controlChannel.sendIntent(intent, flowRunId: run.id)
+                switch answer {
+                case .acknowledged: logger.info("engine acknowledged the \(intent.rawValue) intent")
+                case .alreadyConcluded: logger.info("engine had already reported its outcome; not sending the \(intent.rawValue) intent")
+                case .notAcknowledged: logger.info("engine did not acknowledge the \(intent.rawValue) intent")
+                }
+                postEvent.yield(.intentAnswered(acknowledged: answer != .notAcknowledged))
             }
         case .signalGroup(let signal):
             if let process { executor.signalRun(process, run: run, signal, logger: logger) }
@@ -125,8 +129,8 @@ struct RunDriver {
             return .leftoversSwept(count: await executor.killLeftovers(of: run, logger: logger))
         case .finishNotStarted(let why):
             await executor.endWithoutProcess(run, why, logger: logger)
-        case .finish(let outcome):
-            await finish(outcome)
+        case .finish(let outcome, let conclusion):
+            await finish(outcome, conclusion: conclusion)
         }
         return nil
     }
@@ -146,7 +150,9 @@ struct RunDriver {
                 }
             }
             if prepared.reporting == .engine {
-                environment.merge(executor.controlChannel.register(flowRunId: run.id)) { _, control in control }
+                let postEvent = self.postEvent
+                let control = executor.controlChannel.register(flowRunId: run.id) { postEvent.yield(.concluded($0)) }
+                environment.merge(control) { _, control in control }
             }
             let spec = ChildProcessSpec(
                 arguments: prepared.arguments, environment: environment, workingDirectory: workspace?.path,
@@ -193,7 +199,7 @@ struct RunDriver {
     }
 
     /// The process is gone: its last output is written, and the final state is reported.
-    private func finish(_ outcome: RunOutcome) async {
+    private func finish(_ outcome: RunOutcome, conclusion: AttemptConclusion?) async {
         switch outcome {
         case .exited(let exit):
             logger.info("process \(exit)", metadata: ["exit": "\(exit)"])
@@ -205,6 +211,6 @@ struct RunDriver {
             executor.events.executed(prepared.eventRun, pid: process.pid, statusCode: statusCode, follows: submittedEvent)
         }
         if let output { await executor.finishOutput(output, logger: logger) }
-        await executor.reportOutcome(outcome, of: prepared.run, reporting: prepared.reporting, logger: logger)
+        await executor.reportOutcome(outcome, conclusion: conclusion, of: prepared.run, reporting: prepared.reporting, logger: logger)
     }
 }

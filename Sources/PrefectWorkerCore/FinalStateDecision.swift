@@ -33,6 +33,31 @@ public enum FinalStateDecision {
         }
     }
 
+    /// What the engine's control channel settles without asking the server.
+    public enum Settlement: Equatable, Sendable {
+        /// Nothing to read and nothing to propose; the state, when it is known.
+        case settled(StateType?)
+        /// Read the run's current state and decide from the outcome.
+        case readState
+    }
+
+    /// A receipt of a final or paused state settles the run (the engine reported it, so the read
+    /// after the exit that would confirm it is saved); so does a receipt that the server aborted
+    /// the engine's proposal (orchestration has the run) and a relinquished run (its
+    /// infrastructure retries it). A cancel or reschedule the engine acknowledged leaves the next
+    /// state to the worker, which reads the run first, as without a conclusion.
+    public static func settlement(of conclusion: AttemptConclusion?) -> Settlement {
+        switch conclusion {
+        case .stateReported(let type, _)?:
+            guard let state = StateType(rawValue: type), state.isTerminal || state == .paused else { return .readState }
+            return .settled(state)
+        case .orchestrationAborted?, .delegated(.relinquish)?:
+            return .settled(nil)
+        case .delegated(.cancel)?, .delegated(.reschedule)?, nil:
+            return .readState
+        }
+    }
+
     /// A run whose deployment was deleted: nobody can run it. Prefect's worker's words.
     public static func deploymentDeleted(_ deploymentId: String) -> StateProposal {
         StateProposal(type: .cancelled, message: "Deployment \(deploymentId) no longer exists, cancelled run.", force: true)

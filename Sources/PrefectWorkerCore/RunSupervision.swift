@@ -35,7 +35,12 @@ public struct RunSupervision: Sendable {
         case spawned
         case spawnFailed(String)
         case timerFired(Timer)
+        /// The engine's answer to an intent (an engine that had already concluded counts as
+        /// acknowledged: it is exiting by itself).
         case intentAnswered(acknowledged: Bool)
+        /// The engine's control channel recorded how the attempt ended (a receipt, or an
+        /// acknowledged intent); the first one is kept.
+        case concluded(AttemptConclusion)
         case processExited(ProcessExit)
         case leftoversSwept(count: Int)
     }
@@ -64,16 +69,17 @@ public struct RunSupervision: Sendable {
         case cancelTimer(Timer)
         /// The teardown starts (for the log and the metrics).
         case beginStop(StopReason)
-        /// Offer the engine the cancel intent on its control channel; answer with `intentAnswered`.
-        case sendCancelIntent
+        /// Offer the engine an intent on its control channel; answer with `intentAnswered`.
+        case sendIntent(ControlIntent)
         /// Signal the run's process group and every process of the run.
         case signalGroup(Int32)
         /// Kill what is left of the run after its main process is gone; answer with `leftoversSwept`.
         case sweepLeftovers
         /// The run ends without a process: report why. Nothing follows.
         case finishNotStarted(NotStarted)
-        /// The process is gone: decide and report the final state. Nothing follows.
-        case finish(RunOutcome)
+        /// The process is gone: decide and report the final state, from the engine's conclusion
+        /// when there is one. Nothing follows.
+        case finish(RunOutcome, conclusion: AttemptConclusion? = nil)
     }
 
     /// A teardown in progress.
@@ -105,6 +111,7 @@ public struct RunSupervision: Sendable {
     private(set) var phase: Phase = .created
     private var cancelRequested = false
     private var stopping = false
+    private var conclusion: AttemptConclusion?
 
     public init(reporting: StateReporting, timeoutSeconds: Double?, grace: Double) {
         self.reporting = reporting
@@ -171,6 +178,9 @@ public struct RunSupervision: Sendable {
                 reporting: reporting, reason: teardown.reason, engineAcknowledged: acknowledged, grace: grace)
             teardown.startedAt = now
             return walk(teardown)
+        case .concluded(let concluded):
+            if conclusion == nil, phase != .done { conclusion = concluded }
+            return []
         case .processExited(let exit):
             return processExited(exit, at: now)
         case .leftoversSwept(let count):
@@ -180,7 +190,7 @@ public struct RunSupervision: Sendable {
                 outcome = .stopped(reason, report)
             }
             phase = .done
-            return [.finish(outcome)]
+            return [.finish(outcome, conclusion: conclusion)]
         }
     }
 
@@ -261,9 +271,9 @@ public struct RunSupervision: Sendable {
             actions.append(.cancelTimer(.timeout))
         }
         var teardown = Teardown(reason: reason, startedAt: now)
-        if TeardownPlan.sendsIntent(reporting: reporting, reason: reason) {
+        if let intent = TeardownPlan.intent(reporting: reporting, reason: reason) {
             phase = .awaitingIntent(teardown)
-            return actions + [.sendCancelIntent]
+            return actions + [.sendIntent(intent)]
         }
         teardown.remaining = TeardownPlan.steps(reporting: reporting, reason: reason, engineAcknowledged: nil, grace: grace)
         return actions + walk(teardown)

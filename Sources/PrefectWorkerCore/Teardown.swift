@@ -10,11 +10,14 @@ public enum StopReason: Equatable, Sendable {
     case workerStopped
 }
 
-/// How a child's process group is stopped: declared data, always ending in
-/// SIGKILL. A Prefect engine that acknowledged the cancel intent on its control channel gets SIGTERM
-/// and the grace period, so it can record CANCELLED and run `on_cancellation` hooks. An engine that
-/// has not connected is still starting: it has run no flow code, and SIGTERM would only make it
-/// report CRASHED, so it is killed at once. Every other command gets SIGTERM, then the grace.
+/// How a child's process group is stopped: declared data, always ending in SIGKILL. A Prefect
+/// engine is first offered an intent on its control channel: `cancel` for a cancel (it records
+/// CANCELLED and runs `on_cancellation` hooks), `reschedule` when the worker's drain is cut (it
+/// exits without a state, and the worker puts the run back to SCHEDULED for another worker, as
+/// Prefect's `flow-run execute` supervisor does on SIGTERM). An engine that acknowledged gets
+/// SIGTERM and the grace period. One that did not has either not connected yet (it is still
+/// starting and has run no flow code) or cannot take the intent: SIGTERM would only make it report
+/// CRASHED, so it is killed at once. Every other command gets SIGTERM, then the grace.
 public enum TeardownPlan {
     public enum Step: Equatable, Sendable {
         case signal(Int32)
@@ -27,15 +30,21 @@ public enum TeardownPlan {
 
     /// `engineAcknowledged` is nil when no intent was sent (not an engine, or a timeout).
     public static func steps(reporting: StateReporting, reason: StopReason, engineAcknowledged: Bool?, grace: Double) -> [Step] {
-        if reporting == .engine, reason == .cancelled, engineAcknowledged != true {
+        if intent(reporting: reporting, reason: reason) != nil, engineAcknowledged != true {
             return [.signal(sigkill)]
         }
         return [.signal(sigterm), .waitForExit(seconds: grace), .signal(sigkill)]
     }
 
-    /// Whether to offer the engine the cancel intent first.
-    public static func sendsIntent(reporting: StateReporting, reason: StopReason) -> Bool {
-        reporting == .engine && reason == .cancelled
+    /// The intent offered to the engine first, if any (a timeout offers none: the engine reports
+    /// CRASHED itself on SIGTERM).
+    public static func intent(reporting: StateReporting, reason: StopReason) -> ControlIntent? {
+        guard reporting == .engine else { return nil }
+        switch reason {
+        case .cancelled: return .cancel
+        case .workerStopped: return .reschedule
+        case .timedOut: return nil
+        }
     }
 }
 
@@ -67,7 +76,7 @@ public struct TeardownReport: Equatable, Sendable {
         } else {
             text = "process group terminated with \(SignalName.of(finalSignal)) after \(Self.seconds(secondsToExit)) s"
         }
-        if engineAcknowledged == false { text += " (the engine had not connected its control channel yet)" }
+        if engineAcknowledged == false { text += " (the engine did not acknowledge on its control channel)" }
         if leftoversKilled > 0 { text += "; \(leftoversKilled) leftover process(es) of the run killed" }
         return text
     }
@@ -82,8 +91,11 @@ public struct TeardownReport: Equatable, Sendable {
 
 extension FinalStateDecision {
     /// The state after a stopped child is gone. A cancel ends CANCELLED (unless the engine already
-    /// wrote it); a timeout ends CRASHED with "timed out after N s".
-    public static func afterStop(reason: StopReason, report: TeardownReport, current: StateType?) -> StateProposal? {
+    /// wrote it); a timeout ends CRASHED with "timed out after N s"; a cut drain puts an engine run
+    /// back to SCHEDULED ("AwaitingRetry", due now) and ends a command CRASHED.
+    public static func afterStop(
+        reason: StopReason, report: TeardownReport, current: StateType?, reporting: StateReporting = .worker
+    ) -> StateProposal? {
         switch reason {
         case .cancelled:
             if current == .cancelled { return nil }
@@ -93,6 +105,9 @@ extension FinalStateDecision {
                 type: .crashed, message: "Timed out after \(TeardownReport.seconds(seconds)) s; \(report.description).", force: true)
         case .workerStopped:
             if let current, current.isTerminal { return nil }
+            if reporting == .engine {
+                return rescheduledAfterCut(report: report)
+            }
             return StateProposal(
                 type: .crashed, message: "Worker stopped before the flow run finished; \(report.description).", force: true)
         }
@@ -105,6 +120,15 @@ extension FinalStateDecision {
             type: .scheduled, message: "Worker stopped before the flow run's process was started; rescheduled.", force: true)
         proposal.scheduledTime = now
         return proposal
+    }
+
+    /// An engine run stopped because the worker's drain was cut: back to SCHEDULED "AwaitingRetry",
+    /// due now (the server sets the time), for another worker, as Prefect's supervisor reschedules
+    /// on SIGTERM. Not forced: a run that reached a final state meanwhile keeps it.
+    public static func rescheduledAfterCut(report: TeardownReport) -> StateProposal {
+        StateProposal(
+            type: .scheduled, name: "AwaitingRetry",
+            message: "Worker stopped before the flow run finished; rescheduled for another worker (\(report.description)).")
     }
 
     /// A run cancelled before its process was started.

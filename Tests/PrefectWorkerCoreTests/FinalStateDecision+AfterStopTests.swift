@@ -37,6 +37,14 @@ import Testing
     }
 
     @Test(arguments: [.running, .pending, .cancelling, nil] as [StateType?])
+    func aCutEngineRunIsRescheduledForAnotherWorker(_ current: StateType?) throws {
+        let proposal = try #require(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current, reporting: .engine))
+        #expect((proposal.type, proposal.name) == (.scheduled, "AwaitingRetry"))
+        #expect(!proposal.force, "a final state reached meanwhile is kept")
+        #expect(proposal.message?.hasPrefix("Worker stopped before the flow run finished; rescheduled for another worker (") == true)
+    }
+
+    @Test(arguments: [.running, .pending, .cancelling, nil] as [StateType?])
     func workerStoppedIsForcedCrashedSayingSo(_ current: StateType?) throws {
         let proposal = try #require(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current))
         #expect(proposal.type == .crashed)
@@ -47,6 +55,7 @@ import Testing
     @Test(arguments: [.completed, .failed, .crashed, .cancelled] as [StateType])
     func workerStoppedLeavesATerminalRunAlone(_ current: StateType) {
         #expect(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current) == nil)
+        #expect(FinalStateDecision.afterStop(reason: .workerStopped, report: report, current: current, reporting: .engine) == nil)
     }
 
     @Test func notStartedRunIsHandedBackDueNow() {

@@ -97,7 +97,7 @@ private let supervisionCases: [SupervisionCase] = [
             (.processExited(.exited(code: 0)), 12.5), (.leftoversSwept(count: 0), 12.5),
         ],
         actions: [
-            .awaitServer, .spawn, .beginStop(.cancelled), .sendCancelIntent, .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
+            .awaitServer, .spawn, .beginStop(.cancelled), .sendIntent(.cancel), .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
             .cancelTimer(.grace), .sweepLeftovers, stopped(.cancelled, signal: sigterm, after: 2, acknowledged: true),
         ]),
     SupervisionCase(
@@ -107,7 +107,7 @@ private let supervisionCases: [SupervisionCase] = [
             (.processExited(.signaled(signal: 9)), 1), (.leftoversSwept(count: 0), 1),
         ],
         actions: [
-            .awaitServer, .spawn, .beginStop(.cancelled), .sendCancelIntent, .signalGroup(sigkill), .sweepLeftovers,
+            .awaitServer, .spawn, .beginStop(.cancelled), .sendIntent(.cancel), .signalGroup(sigkill), .sweepLeftovers,
             stopped(.cancelled, signal: sigkill, after: 0, acknowledged: false),
         ]),
     SupervisionCase(
@@ -116,7 +116,7 @@ private let supervisionCases: [SupervisionCase] = [
             (.serverReachable, 0), (.spawned, 0), (.cancelRequested, 1), (.processExited(.exited(code: 0)), 1.5),
             (.intentAnswered(acknowledged: false), 2), (.leftoversSwept(count: 0), 2),
         ],
-        actions: [.awaitServer, .spawn, .beginStop(.cancelled), .sendCancelIntent, .sweepLeftovers, stopped(.cancelled, signal: 0, after: 0.5)]),
+        actions: [.awaitServer, .spawn, .beginStop(.cancelled), .sendIntent(.cancel), .sweepLeftovers, stopped(.cancelled, signal: 0, after: 0.5)]),
     SupervisionCase(
         name: "grace expires: SIGKILL, leftovers counted",
         events: [
@@ -124,7 +124,7 @@ private let supervisionCases: [SupervisionCase] = [
             (.timerFired(.grace), 30), (.processExited(.signaled(signal: 9)), 30), (.leftoversSwept(count: 2), 31),
         ],
         actions: [
-            .awaitServer, .spawn, .beginStop(.cancelled), .sendCancelIntent, .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
+            .awaitServer, .spawn, .beginStop(.cancelled), .sendIntent(.cancel), .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
             .signalGroup(sigkill), .sweepLeftovers, stopped(.cancelled, signal: sigkill, after: 30, acknowledged: true, leftovers: 2),
         ]),
     SupervisionCase(
@@ -157,26 +157,92 @@ private let supervisionCases: [SupervisionCase] = [
             (.timerFired(.timeout), 60), (.processExited(.exited(code: 0)), 61), (.leftoversSwept(count: 0), 61),
         ],
         actions: [
-            .awaitServer, .spawn, .startTimer(.timeout, seconds: 60), .beginStop(.cancelled), .cancelTimer(.timeout), .sendCancelIntent,
+            .awaitServer, .spawn, .startTimer(.timeout, seconds: 60), .beginStop(.cancelled), .cancelTimer(.timeout), .sendIntent(.cancel),
             .signalGroup(sigterm), .startTimer(.grace, seconds: grace), .cancelTimer(.grace), .sweepLeftovers,
             stopped(.cancelled, signal: sigterm, after: 2, acknowledged: true),
         ]),
 
     // The worker stops.
     SupervisionCase(
-        name: "stop of a running engine: SIGTERM without an intent, a cancel after it changes nothing",
+        name: "stop of a running engine: the reschedule intent, SIGTERM once acknowledged, a cancel after it changes nothing",
         events: [
-            (.serverReachable, 0), (.spawned, 0), (.workerStopping, 5), (.cancelRequested, 6), (.processExited(.exited(code: 1)), 7),
+            (.serverReachable, 0), (.spawned, 0), (.workerStopping, 5), (.intentAnswered(acknowledged: true), 5), (.cancelRequested, 6),
+            (.concluded(.delegated(.reschedule)), 6), (.processExited(.exited(code: 0)), 7), (.leftoversSwept(count: 0), 7),
+        ],
+        actions: [
+            .awaitServer, .spawn, .beginStop(.workerStopped), .sendIntent(.reschedule), .signalGroup(sigterm),
+            .startTimer(.grace, seconds: grace), .cancelTimer(.grace), .sweepLeftovers,
+            .finish(
+                .stopped(.workerStopped, TeardownReport(finalSignal: sigterm, secondsToExit: 2, grace: grace, engineAcknowledged: true)),
+                conclusion: .delegated(.reschedule)),
+        ]),
+    SupervisionCase(
+        name: "stop of an engine that does not acknowledge: killed at once (it reports nothing, the worker reschedules)",
+        events: [
+            (.serverReachable, 0), (.spawned, 0), (.workerStopping, 5), (.intentAnswered(acknowledged: false), 6),
+            (.processExited(.signaled(signal: 9)), 6), (.leftoversSwept(count: 0), 6),
+        ],
+        actions: [
+            .awaitServer, .spawn, .beginStop(.workerStopped), .sendIntent(.reschedule), .signalGroup(sigkill), .sweepLeftovers,
+            stopped(.workerStopped, signal: sigkill, after: 0, acknowledged: false),
+        ]),
+    SupervisionCase(
+        name: "stop of a running command: SIGTERM without an intent", reporting: .worker,
+        events: [
+            (.runningAnswered(accept), 0), (.spawned, 0), (.workerStopping, 5), (.processExited(.exited(code: 1)), 7),
             (.leftoversSwept(count: 0), 7),
         ],
         actions: [
-            .awaitServer, .spawn, .beginStop(.workerStopped), .signalGroup(sigterm), .startTimer(.grace, seconds: grace), .cancelTimer(.grace),
-            .sweepLeftovers, stopped(.workerStopped, signal: sigterm, after: 2),
+            .proposeRunning, .spawn, .beginStop(.workerStopped), .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
+            .cancelTimer(.grace), .sweepLeftovers, stopped(.workerStopped, signal: sigterm, after: 2),
         ]),
     SupervisionCase(
         name: "a second stop or cancel is not a second teardown",
-        events: [(.serverReachable, 0), (.spawned, 0), (.workerStopping, 1), (.workerStopping, 2), (.cancelRequested, 2), (.cancelRequested, 3)],
-        actions: [.awaitServer, .spawn, .beginStop(.workerStopped), .signalGroup(sigterm), .startTimer(.grace, seconds: grace)]),
+        events: [
+            (.serverReachable, 0), (.spawned, 0), (.workerStopping, 1), (.intentAnswered(acknowledged: true), 1), (.workerStopping, 2),
+            (.cancelRequested, 2), (.cancelRequested, 3),
+        ],
+        actions: [.awaitServer, .spawn, .beginStop(.workerStopped), .sendIntent(.reschedule), .signalGroup(sigterm), .startTimer(.grace, seconds: grace)]),
+
+    // The engine's receipt.
+    SupervisionCase(
+        name: "a receipt before the exit goes with the outcome",
+        events: [
+            (.serverReachable, 0), (.spawned, 0), (.concluded(.stateReported(type: "COMPLETED", name: "Completed")), 4),
+            (.processExited(.exited(code: 0)), 5), (.leftoversSwept(count: 0), 5),
+        ],
+        actions: [
+            .awaitServer, .spawn, .sweepLeftovers,
+            .finish(.exited(.exited(code: 0)), conclusion: .stateReported(type: "COMPLETED", name: "Completed")),
+        ]),
+    SupervisionCase(
+        name: "the first conclusion is kept",
+        events: [
+            (.serverReachable, 0), (.spawned, 0), (.concluded(.orchestrationAborted), 4),
+            (.concluded(.stateReported(type: "FAILED", name: "Failed")), 4), (.processExited(.exited(code: 1)), 5), (.leftoversSwept(count: 0), 5),
+        ],
+        actions: [.awaitServer, .spawn, .sweepLeftovers, .finish(.exited(.exited(code: 1)), conclusion: .orchestrationAborted)]),
+    SupervisionCase(
+        name: "an engine that concluded as the cancel came counts as acknowledged: SIGTERM, and its receipt decides",
+        events: [
+            (.serverReachable, 0), (.spawned, 0), (.concluded(.stateReported(type: "COMPLETED", name: "Completed")), 3),
+            (.cancelRequested, 3), (.intentAnswered(acknowledged: true), 3), (.processExited(.exited(code: 0)), 3.5),
+            (.leftoversSwept(count: 0), 3.5),
+        ],
+        actions: [
+            .awaitServer, .spawn, .beginStop(.cancelled), .sendIntent(.cancel), .signalGroup(sigterm), .startTimer(.grace, seconds: grace),
+            .cancelTimer(.grace), .sweepLeftovers,
+            .finish(
+                .stopped(.cancelled, TeardownReport(finalSignal: sigterm, secondsToExit: 0.5, grace: grace, engineAcknowledged: true)),
+                conclusion: .stateReported(type: "COMPLETED", name: "Completed")),
+        ]),
+    SupervisionCase(
+        name: "a timeout offers no intent (the engine reports CRASHED itself)", timeout: 10,
+        events: [(.serverReachable, 0), (.spawned, 0), (.timerFired(.timeout), 10), (.processExited(.signaled(signal: 15)), 11), (.leftoversSwept(count: 0), 11)],
+        actions: [
+            .awaitServer, .spawn, .startTimer(.timeout, seconds: 10), .beginStop(.timedOut(seconds: 10)), .signalGroup(sigterm),
+            .startTimer(.grace, seconds: grace), .cancelTimer(.grace), .sweepLeftovers, stopped(.timedOut(seconds: 10), signal: sigterm, after: 1),
+        ]),
     SupervisionCase(
         name: "nothing after the end", events: [(.serverReachable, 0), (.spawnFailed("x"), 0), (.cancelRequested, 1), (.processExited(.unknown), 1)],
         actions: [.awaitServer, .spawn, .finishNotStarted(.spawnFailed("x"))]),
@@ -200,7 +266,7 @@ private let supervisionCases: [SupervisionCase] = [
         let events: [RunSupervision.Event] = [
             .cancelRequested, .workerStopping, .runningAnswered(accept), .runningAnswered(wait), .serverReachable, .spawned,
             .timerFired(.runningWait), .timerFired(.timeout), .timerFired(.grace), .intentAnswered(acknowledged: true),
-            .processExited(.exited(code: 0)), .leftoversSwept(count: 1),
+            .concluded(.orchestrationAborted), .processExited(.exited(code: 0)), .leftoversSwept(count: 1),
         ]
         for reporting in [StateReporting.engine, .worker] {
             for first in events.indices {

@@ -11,7 +11,7 @@ struct TeardownCase: Sendable, CustomTestStringConvertible {
 }
 
 private let teardownCases: [TeardownCase] = {
-    let reasons: [StopReason] = [.cancelled, .timedOut(seconds: 5)]
+    let reasons: [StopReason] = [.cancelled, .timedOut(seconds: 5), .workerStopped]
     let acknowledgements: [Bool?] = [nil, true, false]
     return [StateReporting.engine, .worker].flatMap { reporting in
         reasons.flatMap { reason in
@@ -27,7 +27,8 @@ private let teardownCases: [TeardownCase] = {
     func steps(_ row: TeardownCase) {
         let steps = TeardownPlan.steps(
             reporting: row.reporting, reason: row.reason, engineAcknowledged: row.engineAcknowledged, grace: Self.grace)
-        let killAtOnce = row.reporting == .engine && row.reason == .cancelled && row.engineAcknowledged != true
+        // An engine offered an intent (cancel, reschedule) that it did not take is killed at once.
+        let killAtOnce = row.reporting == .engine && row.reason != .timedOut(seconds: 5) && row.engineAcknowledged != true
         if killAtOnce {
             #expect(steps == [.signal(9)])
         } else {
@@ -43,11 +44,11 @@ private let teardownCases: [TeardownCase] = {
     }
 
     @Test(arguments: [
-        (.engine, .cancelled, true), (.engine, .timedOut(seconds: 5), false),
-        (.worker, .cancelled, false), (.worker, .timedOut(seconds: 5), false),
-    ] as [(StateReporting, StopReason, Bool)])
-    func sendsIntent(_ reporting: StateReporting, _ reason: StopReason, _ expected: Bool) {
-        #expect(TeardownPlan.sendsIntent(reporting: reporting, reason: reason) == expected)
+        (.engine, .cancelled, .cancel), (.engine, .workerStopped, .reschedule), (.engine, .timedOut(seconds: 5), nil),
+        (.worker, .cancelled, nil), (.worker, .workerStopped, nil), (.worker, .timedOut(seconds: 5), nil),
+    ] as [(StateReporting, StopReason, ControlIntent?)])
+    func intentOffered(_ reporting: StateReporting, _ reason: StopReason, _ expected: ControlIntent?) {
+        #expect(TeardownPlan.intent(reporting: reporting, reason: reason) == expected)
     }
 
     @Test func signalNumbers() {

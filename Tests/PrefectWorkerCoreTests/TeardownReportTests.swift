@@ -19,7 +19,7 @@ import Testing
 
     @Test func engineNotConnected() {
         let report = TeardownReport(finalSignal: 9, secondsToExit: 0.1, grace: 30, engineAcknowledged: false)
-        #expect(report.description.hasSuffix(" (the engine had not connected its control channel yet)"))
+        #expect(report.description.hasSuffix(" (the engine did not acknowledge on its control channel)"))
         #expect(report.description.hasPrefix("process group terminated with SIGKILL after 0.1 s"))
     }
 
@@ -38,7 +38,7 @@ import Testing
         let report = TeardownReport(finalSignal: 9, secondsToExit: 30, grace: 30, engineAcknowledged: false, leftoversKilled: 1)
         #expect(
             report.description
-                == "killed with SIGKILL after 30 s grace (the engine had not connected its control channel yet); 1 leftover process(es) of the run killed"
+                == "killed with SIGKILL after 30 s grace (the engine did not acknowledge on its control channel); 1 leftover process(es) of the run killed"
         )
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import PrefectWorkerCore
+import Synchronization
 import Testing
 
 @testable import PrefectWorker
@@ -64,34 +66,70 @@ private final class FakeEngineSocket: Sendable {
         return false
     }
 
-    @Test func anEngineThatAcknowledgesGetsTheIntent() async throws {
-        let channel = try await started()
-        let environment = channel.register(flowRunId: "run-1")
+    /// A registered run's fake engine, authenticated (and, for a version-2 engine, negotiated).
+    fileprivate func engine(_ channel: EngineControlChannel, _ flowRunId: String, hello: Bool, onConclusion: @escaping @Sendable (AttemptConclusion) -> Void = { _ in })
+        async throws -> FakeEngineSocket
+    {
+        let environment = channel.register(flowRunId: flowRunId, onConclusion: onConclusion)
         let port = try #require(environment["PREFECT__CONTROL_PORT"])
         let token = try #require(environment["PREFECT__CONTROL_TOKEN"])
         let engine = try #require(FakeEngineSocket(port: port))
-        engine.send(Array((token + "\n").utf8) + Self.hello)
-        #expect(try await connected(channel, "run-1"))
-        async let acknowledged = channel.sendCancelIntent(flowRunId: "run-1", timeout: 5)
+        engine.send(Array((token + "\n").utf8) + (hello ? Self.hello : []))
+        if hello {
+            let reply = await Task.detached { (0..<5).compactMap { _ in engine.receiveByte() } }.value
+            #expect(reply == Self.hello, "version 2 with receipts")
+        }
+        #expect(try await connected(channel, flowRunId))
+        return engine
+    }
+
+    static func receipt(_ json: String) -> [UInt8] {
+        let payload = Array(json.utf8)
+        return [0x01, 0, 0, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)] + payload
+    }
+
+    @Test(arguments: [true, false])
+    func anEngineThatAcknowledgesGetsTheIntentWithOrWithoutTheVersion2Hello(_ hello: Bool) async throws {
+        let channel = try await started()
+        let engine = try await engine(channel, "run-1", hello: hello)
+        async let answer = channel.sendIntent(.reschedule, flowRunId: "run-1", timeout: 5)
         let intent = await Task.detached { engine.receiveByte() }.value
-        #expect(intent == UInt8(ascii: "c"))
+        #expect(intent == UInt8(ascii: "r"))
         engine.send([UInt8(ascii: "a")])
-        #expect(await acknowledged == true)
+        #expect(await answer == .acknowledged)
+        #expect(channel.conclusion(flowRunId: "run-1") == .delegated(.reschedule))
         channel.unregister(flowRunId: "run-1")
         #expect(await Task.detached { engine.receiveByte() }.value == nil)  // closed by the worker
     }
 
+    @Test func aReceiptIsAcknowledgedRecordedAndWinsOverALaterIntent() async throws {
+        let channel = try await started()
+        let told = Mutex<[AttemptConclusion]>([])
+        let engine = try await engine(channel, "run-4", hello: true) { conclusion in told.withLock { $0.append(conclusion) } }
+        engine.send(Self.receipt(#"{"disposition":"STATE_REPORTED","state_id":"0b6f7d8e-1c2a-4b3d-9e8f-7a6b5c4d3e2f","state_name":"Failed","state_type":"FAILED"}"#))
+        #expect(await Task.detached { engine.receiveByte() }.value == 0x02, "the receipt's ack")
+        #expect(channel.conclusion(flowRunId: "run-4") == .stateReported(type: "FAILED", name: "Failed"))
+        #expect(told.withLock { $0 } == [.stateReported(type: "FAILED", name: "Failed")])
+        #expect(await channel.sendIntent(.cancel, flowRunId: "run-4", timeout: 5) == .alreadyConcluded)
+    }
+
+    @Test func aReceiptWithoutNegotiationEndsTheSessionAndRecordsNothing() async throws {
+        let channel = try await started()
+        let engine = try await engine(channel, "run-5", hello: false)
+        engine.send(Self.receipt(#"{"disposition":"ORCHESTRATION_ABORTED"}"#))
+        #expect(await Task.detached { engine.receiveByte() }.value == nil, "closed")
+        #expect(channel.conclusion(flowRunId: "run-5") == nil)
+    }
+
     @Test func anEngineThatDoesNotAnswerIsNotAcknowledgedWithinTheTimeout() async throws {
         let channel = try await started()
-        let environment = channel.register(flowRunId: "run-2")
-        let port = try #require(environment["PREFECT__CONTROL_PORT"])
-        let token = try #require(environment["PREFECT__CONTROL_TOKEN"])
-        let engine = try #require(FakeEngineSocket(port: port))
-        engine.send(Array((token + "\n").utf8))
-        #expect(try await connected(channel, "run-2"))
+        let engine = try await engine(channel, "run-2", hello: true)
+        defer { withExtendedLifetime(engine) {} }
         let started = ContinuousClock.now
-        #expect(await channel.sendCancelIntent(flowRunId: "run-2", timeout: 0.2) == false)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(await channel.sendIntent(.cancel, flowRunId: "run-2", timeout: 0.2) == .notAcknowledged)
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(150) && waited < .seconds(5), "\(waited)")
+        #expect(channel.conclusion(flowRunId: "run-2") == nil)
     }
 
     @Test func aWrongTokenIsClosedAndAnUnconnectedRunIsNotAcknowledged() async throws {
@@ -102,6 +140,6 @@ private final class FakeEngineSocket: Sendable {
         stranger.send(Array("not-the-token\n".utf8))
         #expect(await Task.detached { stranger.receiveByte() }.value == nil)
         #expect(!channel.isConnected(flowRunId: "run-3"))
-        #expect(await channel.sendCancelIntent(flowRunId: "run-3", timeout: 0.2) == false)
+        #expect(await channel.sendIntent(.cancel, flowRunId: "run-3", timeout: 0.2) == .notAcknowledged)
     }
 }
