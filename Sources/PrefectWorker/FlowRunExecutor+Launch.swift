@@ -6,13 +6,28 @@ import ProcessSupervisor
 
 extension FlowRunExecutor {
     /// Supervises the prepared run through `RunDriver`: starts its process when it may start,
-    /// watches it (exit, cancel, timeout, stop) and reports the final state.
+    /// watches it (exit, cancel, timeout, stop) and reports the final state. Returns the run's
+    /// `on_crashed` hooks to run when the worker reported an engine run CRASHED.
     func launch(
         _ prepared: PreparedRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunSupervision.Event>,
         postEvent: AsyncStream<RunSupervision.Event>.Continuation, logger: Logger
-    ) async {
+    ) async -> CrashedHooks? {
         var driver = RunDriver(executor: self, prepared: prepared, postEvent: postEvent, logger: logger, claimedAt: claimedAt)
         await driver.run(events: events)
+        return driver.reportedCrashed ? CrashedHooks(prepared: prepared, executor: self, logger: logger) : nil
+    }
+
+    /// The run's environment, with its private Prefect profile file written when it gets one
+    /// (the caller removes the file when its process is gone).
+    func environmentWithProfile(for prepared: PreparedRun) throws -> ([String: String], RunProfileFile?) {
+        var environment = prepared.environment
+        guard let settings = prepared.profileSettings else { return (environment, nil) }
+        let written = try RunProfileFile.write(settings: settings, environment: configuration.environment)
+        // The run's own job variables still win.
+        for (name, value) in RunProfile.environment(path: written.path) where !prepared.job.env.keys.contains(name) {
+            environment[name] = value
+        }
+        return (environment, written)
     }
 
     /// Reports a run that ends without a process, as the supervision decided.
@@ -66,14 +81,17 @@ extension FlowRunExecutor {
     }
 
     /// Reads the run's state now and proposes the final state the core decides, if any.
+    /// Returns true when the worker's own CRASHED was accepted for an engine run (its engine
+    /// could not report it, so it ran no `on_crashed` hook).
+    @discardableResult
     func reportOutcome(
         _ outcome: RunOutcome, conclusion: AttemptConclusion? = nil, of run: FlowRun, reporting: StateReporting, logger: Logger
-    ) async {
+    ) async -> Bool {
         if case .settled(let state) = FinalStateDecision.settlement(of: conclusion) {
             // The engine's receipt says how the attempt ended: nothing to read or propose.
             logger.debug("the engine reported its outcome on its control channel: \(conclusion.map { "\($0)" } ?? "")")
             if let state { await registry.noteState(run.id, state) }
-            return
+            return false
         }
         let current = await untilAnswered("read the flow run's state", logger: logger) {
             try await api.readFlowRun(id: run.id)
@@ -88,10 +106,12 @@ extension FlowRunExecutor {
             proposal = FinalStateDecision.afterStop(reason: reason, report: report, current: current?.currentStateType, reporting: reporting)
         }
         if let proposal {
-            await propose(proposal, for: run, logger: logger)
+            let answer = await propose(proposal, for: run, logger: logger)
+            return FinalStateDecision.runsCrashedHooks(reporting: reporting, proposed: proposal, answer: answer?.status)
         } else if let state = current?.currentStateType {
             await registry.noteState(run.id, state)
         }
+        return false
     }
 
     /// An engine run that ended while still PENDING is handed back, or CRASHED once it was handed

@@ -24,8 +24,9 @@ struct FlowRunExecutor: Sendable {
     let clock: any WorkerClock
     let logger: Logger
 
-    /// `claimDecided` is told whether the claim was won, before the run is prepared.
-    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async {
+    /// `claimDecided` is told whether the claim was won, before the run is prepared. Returns the
+    /// run's `on_crashed` hooks when they are to run (after its slot is given back).
+    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async -> CrashedHooks? {
         let run = scheduled.flowRun
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(run.id)"
@@ -41,11 +42,11 @@ struct FlowRunExecutor: Sendable {
             metrics.claimAborted()
             let pause = claimPauses.refused(run.id, deploymentId: run.deploymentId, serverDelay: serverDelay, refusal: refusal)
             logger.debug("not proposing this flow run again for \(Int(pause)) s")
-            return
+            return nil
         case .deploymentMissing:
             metrics.claimAborted()
             await endRunOfDeletedDeployment(run, logger: logger)
-            return
+            return nil
         }
         let claimedAt = clock.now
         metrics.runClaimed()
@@ -54,12 +55,13 @@ struct FlowRunExecutor: Sendable {
         giveWorkerLabels(to: run, logger: logger)
         let (events, postEvent) = await registry.register(run.id)
         await registry.noteState(run.id, .pending)
-        await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
+        let hooks = await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
         // Before the poll loop frees this run's slot and polls: a run waiting for this
         // deployment's concurrency slot is proposed in that poll.
         if let deploymentId = run.deploymentId { claimPauses.slotFreed(deploymentId: deploymentId) }
+        return hooks
     }
 
     /// Patches the worker's and pool's labels onto the claimed run, as Prefect's worker does, but
@@ -113,21 +115,21 @@ struct FlowRunExecutor: Sendable {
 
     private func prepareAndLaunch(
         _ run: FlowRun, claimedAt: ContinuousClock.Instant, events: AsyncStream<RunSupervision.Event>, postEvent: AsyncStream<RunSupervision.Event>.Continuation, logger: Logger
-    ) async {
+    ) async -> CrashedHooks? {
         let prepared: PreparedRun
         do {
             prepared = try await prepare(run, logger: logger)
         } catch let skip as RunSkipped {
             logger.notice("not starting flow run: \(skip.reason)")
             await propose(skip.proposal, for: run, logger: logger)
-            return
+            return nil
         } catch {
             let proposal = FinalStateDecision.spawnFailed("\(error)")
             logger.error("flow run cannot start: \(error)")
             await propose(proposal, for: run, logger: logger)
-            return
+            return nil
         }
-        await launch(prepared, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
+        return await launch(prepared, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
     }
 
     // MARK: - Claim

@@ -27,6 +27,8 @@ struct RunDriver {
     private var output: OutputQueue?
     private var submittedEvent: String?
     private var timers: [RunSupervision.Timer: ScheduledWake] = [:]
+    /// Whether the worker reported the run CRASHED itself (engine runs: its hooks did not run).
+    private(set) var reportedCrashed = false
     private let origin: ContinuousClock.Instant
 
     init(
@@ -140,15 +142,8 @@ struct RunDriver {
         let run = prepared.run
         do {
             workspace = try RunWorkspace.make(workingDir: prepared.job.workingDir)
-            var environment = prepared.environment
-            if let settings = prepared.profileSettings {
-                let written = try RunProfileFile.write(settings: settings, environment: executor.configuration.environment)
-                profile = written
-                // The run's own job variables still win.
-                for (name, value) in RunProfile.environment(path: written.path) where !prepared.job.env.keys.contains(name) {
-                    environment[name] = value
-                }
-            }
+            var environment: [String: String]
+            (environment, profile) = try executor.environmentWithProfile(for: prepared)
             if prepared.reporting == .engine {
                 let postEvent = self.postEvent
                 let control = executor.controlChannel.register(flowRunId: run.id) { postEvent.yield(.concluded($0)) }
@@ -199,7 +194,7 @@ struct RunDriver {
     }
 
     /// The process is gone: its last output is written, and the final state is reported.
-    private func finish(_ outcome: RunOutcome, conclusion: AttemptConclusion?) async {
+    private mutating func finish(_ outcome: RunOutcome, conclusion: AttemptConclusion?) async {
         switch outcome {
         case .exited(let exit):
             logger.info("process \(exit)", metadata: ["exit": "\(exit)"])
@@ -211,6 +206,7 @@ struct RunDriver {
             executor.events.executed(prepared.eventRun, pid: process.pid, statusCode: statusCode, follows: submittedEvent)
         }
         if let output { await executor.finishOutput(output, logger: logger) }
-        await executor.reportOutcome(outcome, conclusion: conclusion, of: prepared.run, reporting: prepared.reporting, logger: logger)
+        reportedCrashed = await executor.reportOutcome(
+            outcome, conclusion: conclusion, of: prepared.run, reporting: prepared.reporting, logger: logger)
     }
 }

@@ -92,6 +92,7 @@ public struct SettingsResolver: Sendable {
         configuration.baseJobTemplate = try baseJobTemplate()
         configuration.cancelGraceSeconds = try self[.cancelGraceSeconds]
         configuration.drainSeconds = try self[.drainSeconds]
+        configuration.crashedHooksSeconds = try self[.crashedHooksSeconds]
         configuration.stateDirectory = try stateDirectory()
         configuration.runTimeoutSeconds = try self[.runTimeoutSeconds]
         configuration.outputLinesPerSecond = try self[.outputLinesPerSecond]

@@ -25,6 +25,8 @@ public struct WorkerConfiguration: Sendable {
     public var environment: [String: String]
     /// Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out.
     public var cancelGraceSeconds: Double = SettingKey<Double>.cancelGraceSeconds.defaultValue
+    /// The deadline of the `on_crashed` hooks helper; 0 = no hooks are run by the worker.
+    public var crashedHooksSeconds: Double = SettingKey<Double>.crashedHooksSeconds.defaultValue
     /// How long a stopping worker waits for its runs before it stops them.
     public var drainSeconds: Double = SettingKey<Double>.drainSeconds.defaultValue
     /// Where the run ledger lives (restart recovery); nil = recovery off.

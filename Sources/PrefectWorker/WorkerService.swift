@@ -62,8 +62,10 @@ public struct WorkerService: Service {
             health.startDraining()
             let status = "Stopping: claiming nothing new; waiting for the flow runs in flight"
             notifier.stopping(status: status)
-            // The drain's own bound: the deadline, the teardown's grace, and time to report.
-            notifier.extendTimeout(seconds: configuration.drainSeconds + configuration.cancelGraceSeconds + 30, status: status)
+            // The drain's own bound: the deadline, the teardown's grace, on_crashed hooks of a run
+            // stopped then, and time to report.
+            notifier.extendTimeout(
+                seconds: configuration.drainSeconds + configuration.cancelGraceSeconds + configuration.crashedHooksSeconds + 30, status: status)
         }
         if let reason = parts.watch.fatalReason { throw WorkerError.credentialsRefused(reason) }
         if parts.registration.isComplete { logger.info("worker stopped") }

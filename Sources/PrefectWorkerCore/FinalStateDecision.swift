@@ -58,6 +58,13 @@ public enum FinalStateDecision {
         }
     }
 
+    /// Whether the worker runs the flow's `on_crashed` hooks after its final report: only when its
+    /// own CRASHED was accepted for an engine run. An engine that reported CRASHED ran them
+    /// in-process, and then the worker proposes nothing; a command has no flow to load.
+    public static func runsCrashedHooks(reporting: StateReporting, proposed: StateProposal?, answer: OrchestrationResult.Status?) -> Bool {
+        reporting == .engine && proposed?.type == .crashed && answer == .accept
+    }
+
     /// A run whose deployment was deleted: nobody can run it. Prefect's worker's words.
     public static func deploymentDeleted(_ deploymentId: String) -> StateProposal {
         StateProposal(type: .cancelled, message: "Deployment \(deploymentId) no longer exists, cancelled run.", force: true)

@@ -76,6 +76,7 @@ extension SettingKey where Value == Double {
     public static var querySeconds: Self { .seconds("query_seconds") }
     public static var cancelGraceSeconds: Self { .seconds("cancel_grace_seconds", allowZero: true) }
     public static var drainSeconds: Self { .seconds("drain_seconds", allowZero: true) }
+    public static var crashedHooksSeconds: Self { .seconds("crashed_hooks_seconds", allowZero: true) }
     public static var outputLinesPerSecond: Self { .number("output_lines_per_second", allowZero: true) }
     public static var outputBurstLines: Self { .number("output_burst_lines", allowZero: false) }
     public static var healthPollIntervals: Self { .number("health_poll_intervals", allowZero: false) }

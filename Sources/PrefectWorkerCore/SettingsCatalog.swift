@@ -125,6 +125,8 @@ public enum SettingsCatalog {
         // Runs' lifetimes.
         Setting("cancel_grace_seconds", "PREFECT_WORKER_CANCEL_GRACE_SECONDS", flag: "--cancel-grace-seconds", .number,
                 default: "30", "Seconds between SIGTERM and SIGKILL when a run is cancelled or timed out."),
+        Setting("crashed_hooks_seconds", "PREFECT_WORKER_CRASHED_HOOKS_SECONDS", flag: "--crashed-hooks-seconds", .number,
+                default: "60", "Deadline of the helper process that runs an engine flow's `on_crashed` hooks after the worker reported it CRASHED; 0 runs none."),
         Setting("run_timeout_seconds", "PREFECT_WORKER_RUN_TIMEOUT_SECONDS", flag: "--run-timeout-seconds", .number,
                 default: "none", "Default per-run timeout; the job variable `timeout_seconds` overrides it."),
         Setting("drain_seconds", "PREFECT_WORKER_DRAIN_SECONDS", flag: "--drain-seconds", .number, default: "300",

@@ -73,6 +73,8 @@ struct WorkerOptions: ParsableArguments {
     // Runs.
     @Option(help: .setting("cancel_grace_seconds"))
     var cancelGraceSeconds: Double?
+    @Option(help: .setting("crashed_hooks_seconds"))
+    var crashedHooksSeconds: Double?
     @Option(help: .setting("run_timeout_seconds"))
     var runTimeoutSeconds: Double?
     @Option(help: .setting("drain_seconds"))
@@ -151,6 +153,7 @@ struct WorkerOptions: ParsableArguments {
         flags.set("client_retry_jitter_factor", clientRetryJitterFactor)
         flags.set("client_csrf_support_enabled", inverted: clientCsrfSupportEnabled)
         flags.set("cancel_grace_seconds", cancelGraceSeconds)
+        flags.set("crashed_hooks_seconds", crashedHooksSeconds)
         flags.set("run_timeout_seconds", runTimeoutSeconds)
         flags.set("drain_seconds", drainSeconds)
         flags.set("state_dir", stateDir)

@@ -100,3 +100,26 @@ import Testing
         #expect(FinalStateDecision.settlement(of: conclusion) == expected)
     }
 }
+
+@Suite struct CrashedHooksDecisionTests {
+    static let crashed = StateProposal(type: .crashed, message: "Process killed by SIGKILL.")
+
+    @Test(arguments: [
+        (StateReporting.engine, crashed, OrchestrationResult.Status.accept, true),
+        // The engine reported its final state (or CRASHED, with its hooks): nothing proposed.
+        (.engine, nil, nil, false),
+        // The server kept another state: not the worker's crash.
+        (.engine, crashed, .reject, false),
+        (.engine, crashed, .abort, false),
+        (.engine, crashed, nil, false),
+        (.engine, StateProposal(type: .scheduled, name: "AwaitingRetry"), .accept, false),
+        (.engine, StateProposal(type: .cancelled), .accept, false),
+        // A command has no flow whose hooks could be loaded.
+        (.worker, crashed, .accept, false),
+    ] as [(StateReporting, StateProposal?, OrchestrationResult.Status?, Bool)])
+    func hooksRunOnlyAfterTheWorkersOwnCrashOfAnEngineRun(
+        _ reporting: StateReporting, _ proposed: StateProposal?, _ answer: OrchestrationResult.Status?, _ expected: Bool
+    ) {
+        #expect(FinalStateDecision.runsCrashedHooks(reporting: reporting, proposed: proposed, answer: answer) == expected)
+    }
+}
