@@ -38,35 +38,46 @@ public enum TemplateReferences {
     }
 
     private static func resolveBlocks(in value: JSONValue, field: String, documents: [BlockReference: JSONValue]) throws -> JSONValue {
-        switch value {
-        case .object(let object):
-            if let id = try documentId(in: object, field: field) {
-                // A `$ref` is replaced by the document's whole data, never unwrapped.
-                guard let data = documents[.id(id)] else { throw TemplateReferenceError.blockNotFound(.id(id), field: field) }
-                return data
-            }
-            var resolved: [String: JSONValue] = [:]
-            for (key, item) in object { resolved[key] = try resolveBlocks(in: item, field: path(field, key), documents: documents) }
-            return .object(resolved)
-        case .array(let items):
-            return .array(try items.enumerated().map { index, item in
-                try resolveBlocks(in: item, field: "\(field)[\(index)]", documents: documents)
-            })
-        case .string(let text):
+        try rewrite(value, field: field) { object, field in
+            guard let id = try documentId(in: object, field: field) else { return nil }
+            // A `$ref` is replaced by the document's whole data, never unwrapped.
+            guard let data = documents[.id(id)] else { throw TemplateReferenceError.blockNotFound(.id(id), field: field) }
+            return data
+        } string: { text, field in
             let placeholders = TemplatePlaceholder.all(in: text)
-            guard placeholders.contains(where: { $0.kind == .block }) else { return value }
+            guard placeholders.contains(where: { $0.kind == .block }) else { return .string(text) }
             if placeholders.count == 1, placeholders[0].isWhole(text) {
                 return try BlockPlaceholder(placeholders[0], field: field).value(in: documents)
             }
             var result = text
             for placeholder in placeholders where placeholder.kind == .block {
-                let block = try BlockPlaceholder(placeholder, field: field)
-                let resolved = try block.value(in: documents)
+                let resolved = try BlockPlaceholder(placeholder, field: field).value(in: documents)
                 if case .array = resolved { throw TemplateReferenceError.notInline(placeholder.name, found: "a list", field: field) }
                 if case .object = resolved { throw TemplateReferenceError.notInline(placeholder.name, found: "an object", field: field) }
                 result = result.replacing(placeholder.fullMatch, with: resolved.pythonText)
             }
             return .string(result)
+        }
+    }
+
+    /// `value` with each string replaced by what `string` makes of it, and each object by what
+    /// `object` makes of it (walked into when that is nil); `field` is the path for messages.
+    private static func rewrite(
+        _ value: JSONValue, field: String, object: ([String: JSONValue], String) throws -> JSONValue? = { _, _ in nil },
+        string: (String, String) throws -> JSONValue
+    ) throws -> JSONValue {
+        switch value {
+        case .object(let members):
+            if let replaced = try object(members, field) { return replaced }
+            var rewritten: [String: JSONValue] = [:]
+            for (key, item) in members { rewritten[key] = try rewrite(item, field: path(field, key), object: object, string: string) }
+            return .object(rewritten)
+        case .array(let items):
+            return .array(try items.enumerated().map { index, item in
+                try rewrite(item, field: "\(field)[\(index)]", object: object, string: string)
+            })
+        case .string(let text):
+            return try string(text, field)
         case .null, .bool, .number:
             return value
         }
@@ -113,18 +124,9 @@ public enum TemplateReferences {
     }
 
     private static func resolveVariables(in value: JSONValue, field: String, variables: [String: JSONValue]) throws -> JSONValue {
-        switch value {
-        case .object(let object):
-            var resolved: [String: JSONValue] = [:]
-            for (key, item) in object { resolved[key] = try resolveVariables(in: item, field: path(field, key), variables: variables) }
-            return .object(resolved)
-        case .array(let items):
-            return .array(try items.enumerated().map { index, item in
-                try resolveVariables(in: item, field: "\(field)[\(index)]", variables: variables)
-            })
-        case .string(let text):
+        try rewrite(value, field: field) { text, field in
             let placeholders = TemplatePlaceholder.all(in: text)
-            guard placeholders.contains(where: { $0.kind == .variable }) else { return value }
+            guard placeholders.contains(where: { $0.kind == .variable }) else { return .string(text) }
             func read(_ placeholder: TemplatePlaceholder) throws -> JSONValue {
                 let name = variableName(placeholder)
                 guard let found = variables[name] else { throw TemplateReferenceError.variableNotFound(name, field: field) }
@@ -136,8 +138,6 @@ public enum TemplateReferences {
                 result = result.replacing(placeholder.fullMatch, with: try read(placeholder).pythonText)
             }
             return .string(result)
-        case .null, .bool, .number:
-            return value
         }
     }
 
