@@ -6,7 +6,7 @@ Docket on Redis; the database migrated once; N API processes (`prefect server st
 --no-services`) on their own ports sharing the database; the background services once
 (`prefect server services start`). No load balancer: each worker is pointed at one API process.
 
-`bench/setup-topology` installs what it needs (postgresql, redis-server, prefect-redis pinned to
+`scripts/setup-topology` installs what it needs (postgresql, redis-server, prefect-redis pinned to
 a version that works with Prefect 3.8.8)."""
 from __future__ import annotations
 
