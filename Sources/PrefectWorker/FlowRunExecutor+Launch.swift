@@ -87,7 +87,7 @@ extension FlowRunExecutor {
     func reportOutcome(
         _ outcome: RunOutcome, conclusion: AttemptConclusion? = nil, of run: FlowRun, reporting: StateReporting, logger: Logger
     ) async -> Bool {
-        if case .settled(let state) = FinalStateDecision.settlement(of: conclusion) {
+        if case .settled(let state) = FinalStateDecision.settlement(of: conclusion, outcome: outcome) {
             // The engine's receipt says how the attempt ended: nothing to read or propose.
             logger.debug("the engine reported its outcome on its control channel: \(conclusion.map { "\($0)" } ?? "")")
             if let state { await registry.noteState(run.id, state) }
@@ -107,7 +107,8 @@ extension FlowRunExecutor {
         }
         if let proposal {
             let answer = await propose(proposal, for: run, logger: logger)
-            return FinalStateDecision.runsCrashedHooks(reporting: reporting, proposed: proposal, answer: answer?.status)
+            return FinalStateDecision.runsCrashedHooks(
+                reporting: reporting, before: current?.currentStateType, proposed: proposal, answer: answer?.status)
         } else if let state = current?.currentStateType {
             await registry.noteState(run.id, state)
         }

@@ -45,8 +45,10 @@ public enum FinalStateDecision {
     /// after the exit that would confirm it is saved); so does a receipt that the server aborted
     /// the engine's proposal (orchestration has the run) and a relinquished run (its
     /// infrastructure retries it). A cancel or reschedule the engine acknowledged leaves the next
-    /// state to the worker, which reads the run first, as without a conclusion.
-    public static func settlement(of conclusion: AttemptConclusion?) -> Settlement {
+    /// state to the worker, which reads the run first, as without a conclusion. So does a timeout:
+    /// the engine's CRASHED says "aborted by a termination signal", and the worker's says why.
+    public static func settlement(of conclusion: AttemptConclusion?, outcome: RunOutcome? = nil) -> Settlement {
+        if case .stopped(.timedOut, _)? = outcome { return .readState }
         switch conclusion {
         case .stateReported(let type, _)?:
             guard let state = StateType(rawValue: type), state.isTerminal || state == .paused else { return .readState }
@@ -59,10 +61,15 @@ public enum FinalStateDecision {
     }
 
     /// Whether the worker runs the flow's `on_crashed` hooks after its final report: only when its
-    /// own CRASHED was accepted for an engine run. An engine that reported CRASHED ran them
-    /// in-process, and then the worker proposes nothing; a command has no flow to load.
-    public static func runsCrashedHooks(reporting: StateReporting, proposed: StateProposal?, answer: OrchestrationResult.Status?) -> Bool {
-        reporting == .engine && proposed?.type == .crashed && answer == .accept
+    /// own CRASHED was accepted for an engine run whose engine had reported no final state
+    /// (`before`, the state read before the proposal). An engine that reported CRASHED ran them
+    /// in-process, also when the worker then writes its own reason over it (a timeout); a command
+    /// has no flow to load.
+    public static func runsCrashedHooks(
+        reporting: StateReporting, before: StateType?, proposed: StateProposal?, answer: OrchestrationResult.Status?
+    ) -> Bool {
+        guard reporting == .engine, proposed?.type == .crashed, answer == .accept else { return false }
+        return !(before?.isTerminal ?? false)
     }
 
     /// A run whose deployment was deleted: nobody can run it. Prefect's worker's words.

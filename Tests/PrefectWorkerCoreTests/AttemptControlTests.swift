@@ -105,21 +105,35 @@ import Testing
     static let crashed = StateProposal(type: .crashed, message: "Process killed by SIGKILL.")
 
     @Test(arguments: [
-        (StateReporting.engine, crashed, OrchestrationResult.Status.accept, true),
-        // The engine reported its final state (or CRASHED, with its hooks): nothing proposed.
-        (.engine, nil, nil, false),
+        (StateReporting.engine, StateType.running, crashed, OrchestrationResult.Status.accept, true),
+        (.engine, nil, crashed, .accept, true),
+        // The engine reported CRASHED itself (and ran its hooks); the worker's timeout message
+        // written over it must not run them again.
+        (.engine, .crashed, crashed, .accept, false),
+        (.engine, .completed, crashed, .accept, false),
+        // The engine reported its final state: nothing proposed.
+        (.engine, .running, nil, nil, false),
         // The server kept another state: not the worker's crash.
-        (.engine, crashed, .reject, false),
-        (.engine, crashed, .abort, false),
-        (.engine, crashed, nil, false),
-        (.engine, StateProposal(type: .scheduled, name: "AwaitingRetry"), .accept, false),
-        (.engine, StateProposal(type: .cancelled), .accept, false),
+        (.engine, .running, crashed, .reject, false),
+        (.engine, .running, crashed, .abort, false),
+        (.engine, .running, crashed, nil, false),
+        (.engine, .running, StateProposal(type: .scheduled, name: "AwaitingRetry"), .accept, false),
+        (.engine, .cancelling, StateProposal(type: .cancelled), .accept, false),
         // A command has no flow whose hooks could be loaded.
-        (.worker, crashed, .accept, false),
-    ] as [(StateReporting, StateProposal?, OrchestrationResult.Status?, Bool)])
+        (.worker, .running, crashed, .accept, false),
+    ] as [(StateReporting, StateType?, StateProposal?, OrchestrationResult.Status?, Bool)])
     func hooksRunOnlyAfterTheWorkersOwnCrashOfAnEngineRun(
-        _ reporting: StateReporting, _ proposed: StateProposal?, _ answer: OrchestrationResult.Status?, _ expected: Bool
+        _ reporting: StateReporting, _ before: StateType?, _ proposed: StateProposal?, _ answer: OrchestrationResult.Status?,
+        _ expected: Bool
     ) {
-        #expect(FinalStateDecision.runsCrashedHooks(reporting: reporting, proposed: proposed, answer: answer) == expected)
+        #expect(FinalStateDecision.runsCrashedHooks(reporting: reporting, before: before, proposed: proposed, answer: answer) == expected)
+    }
+
+    @Test func aTimeoutIsReadBackSoTheWorkersReasonIsWrittenEvenAfterAReceipt() {
+        let receipt = AttemptConclusion.stateReported(type: "CRASHED", name: "Crashed")
+        let report = TeardownReport(finalSignal: 15, secondsToExit: 0.4, grace: 30)
+        #expect(FinalStateDecision.settlement(of: receipt, outcome: .stopped(.timedOut(seconds: 20), report)) == .readState)
+        #expect(FinalStateDecision.settlement(of: receipt, outcome: .stopped(.cancelled, report)) == .settled(.crashed))
+        #expect(FinalStateDecision.settlement(of: receipt, outcome: .exited(.exited(code: 1))) == .settled(.crashed))
     }
 }
