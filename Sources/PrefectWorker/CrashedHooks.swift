@@ -9,11 +9,11 @@ import ProcessSupervisor
 /// `load_flow_from_flow_run`) and calls each hook with the CRASHED state. Its output is the run's
 /// output (the journal under the run's id); it is stopped at `crashed_hooks_seconds`.
 ///
-/// No hook runs twice: the worker runs them only when its own CRASHED was accepted, that is when
-/// the engine reported no final state (killed, OOM, exited without one). An engine that reports
-/// CRASHED itself (a timeout's SIGTERM, an error in the engine) runs its hooks in-process, and the
-/// worker then finds the run final and proposes nothing. The helper checks that the run is still
-/// CRASHED before it runs anything.
+/// No hook runs twice: the worker runs them only when its own CRASHED was accepted for a run the
+/// engine had left without a final state (killed, OOM, exited without one;
+/// `FinalStateDecision.runsCrashedHooks`). An engine that reports CRASHED itself (a timeout's
+/// SIGTERM, an error in the engine) runs its hooks in-process. The helper checks that the run is
+/// still CRASHED before it runs anything.
 struct CrashedHooks: Sendable {
     let prepared: PreparedRun
     let executor: FlowRunExecutor
