@@ -28,6 +28,8 @@ def test_hooks_run_once_after_a_sigkill_and_not_again_when_the_engine_crashed_it
     assert worker.stop(timeout=120) == 0  # a stopping worker waits for the hooks it runs
     assert killed_marker.read_text() == f"on_crashed ran for {killed} in state Crashed\n"
     assert timed_marker.read_text() == f"on_crashed ran for {timed} in state Crashed\n", "once, by the engine"
+    # The engine's receipt of its CRASHED does not hide why: the worker wrote its reason over it.
+    assert api.run(timed)["state"]["message"].startswith("Timed out after 20 s"), api.run(timed)["state"]
     # The helper's output is the run's output, in the journal under its id.
     killed_lines = journal_messages(PREFECT_FLOW_RUN_ID=killed)
     assert "running the flow's on_crashed hooks, if it has any" in killed_lines
