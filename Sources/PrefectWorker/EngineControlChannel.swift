@@ -150,8 +150,9 @@ final class EngineControlChannel: Sendable {
         return true
     }
 
-    fileprivate func isConcluded(_ flowRunId: String) -> Bool {
-        state.withLock { $0.registrations[flowRunId]?.conclusion != nil }
+    /// The answer to an intent that got no ack: a receipt may have won meanwhile.
+    fileprivate func unacknowledged(_ flowRunId: String) -> IntentAnswer {
+        state.withLock { $0.registrations[flowRunId]?.conclusion != nil } ? .alreadyConcluded : .notAcknowledged
     }
 
     fileprivate func closed(_ connection: ControlConnection) {
@@ -160,7 +161,7 @@ final class EngineControlChannel: Sendable {
                 state.registrations[connection.flowRunId]?.connection = nil
             }
         }
-        connection.answer(isConcluded(connection.flowRunId) ? .alreadyConcluded : .notAcknowledged)
+        connection.answer(unacknowledged(connection.flowRunId))
     }
 }
 
@@ -190,7 +191,7 @@ private final class ControlConnection: Sendable {
             earlier?.resume(returning: .notAcknowledged)
             channel.writeAndFlush(ByteBuffer(bytes: [intent.byte])).whenFailure { [self] _ in answer(.notAcknowledged) }
             channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) { [self] in
-                answer(owner.isConcluded(flowRunId) ? .alreadyConcluded : .notAcknowledged)
+                answer(owner.unacknowledged(flowRunId))
             }
         }
     }

@@ -204,6 +204,14 @@ class PrefectAPI:
         return wait_for(terminal, timeout, f"flow run {run_id} to reach a terminal state", interval=0.3)
 
 
+def api_requests(metrics_port: int, route: str = "") -> float:
+    """The Prefect API requests a worker made (every answer code) to routes containing `route`,
+    from its /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("prefect_worker_api_requests_total{") and route in line)
+
+
 def process_gone(pid: int) -> bool:
     """True when `pid` no longer runs (absent, or a zombie waiting to be reaped)."""
     try:

@@ -74,15 +74,6 @@ class ProductionTopology:
             self._as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.pg_data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(self.pg_data.parent, ignore_errors=True)
 
-    def stop_api(self, index: int):
-        """Stops one API process (the chaos test restarts it with `start_api`)."""
-        name = f"api-{self.api_ports[index]}"
-        for entry in list(self.processes):
-            if entry[0] == name and entry[1].poll() is None:
-                os.killpg(entry[1].pid, signal.SIGTERM)
-                entry[1].wait(timeout=20)
-                self.processes.remove(entry)
-
     def start_api(self, index: int, timeout: float = 120):
         port = self.api_ports[index]
         self._spawn_prefect(["server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services"], f"api-{port}")

@@ -1,11 +1,10 @@
 """--limit is never exceeded, several workers on one pool run every run exactly once, and a
 deployment's concurrency limit holds runs back without crashing them or looping on claims."""
-import time
 import uuid
 
-import httpx
+from prefect_harness import api_requests, create_marked_runs, executions, free_port, wait_for
 
-from prefect_harness import create_marked_runs, executions, free_port, wait_for
+SET_STATE = 'route="POST /flow_runs/{id}/set_state"'
 
 
 def intervals(directory):
@@ -71,12 +70,6 @@ def limited_deployment(api, pool, command: str, strategy: str | None = None) -> 
     return api._call("POST", "/deployments/", json=body)["id"]
 
 
-def set_state_requests(port: int) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("prefect_worker_api_requests_total{") and 'route="POST /flow_runs/{id}/set_state"' in line)
-
-
 def test_a_deployment_limit_of_one_runs_three_runs_in_turn_handing_the_slot_on_at_once(api, pool, start_worker, tmp_path):
     # The session server leaves a refused run due at once (slot wait 0 s); the worker's pauses keep
     # it from a claim loop, and a run of the deployment ending here ends them.
@@ -99,7 +92,7 @@ def test_a_deployment_limit_of_one_runs_three_runs_in_turn_handing_the_slot_on_a
     for run_id in runs:
         assert "CRASHED" not in {state["type"] for state in api.history(run_id)}
     # 3 x (claim + RUNNING + COMPLETED) and a few refused claims; a claim loop would make dozens.
-    assert set_state_requests(port) <= 20, set_state_requests(port)
+    assert api_requests(port, SET_STATE) <= 20, api_requests(port, SET_STATE)
 
 
 def test_cancel_new_cancels_the_run_that_finds_the_slot_taken_and_never_starts_it(api, pool, start_worker, tmp_path):

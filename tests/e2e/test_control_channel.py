@@ -1,20 +1,10 @@
 """Version 2 of the engine's control channel (Prefect's attempt-control protocol): the engine's
 receipt saves the read after its exit; a cut drain reschedules an engine run for another worker
 instead of crashing it; an engine that speaks only version 1 still takes a cancel."""
-import os
 import signal
 import sys
-from pathlib import Path
 
-import httpx
-
-from prefect_harness import FLOWS_DIR, free_port, wait_for
-
-
-def requests_to(port: int, route: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("prefect_worker_api_requests_total{") and f'route="{route}"' in line)
+from prefect_harness import FLOWS_DIR, api_requests, free_port, wait_for
 
 
 def test_a_version_2_engines_receipt_is_its_final_state_without_a_read(api, pool, start_worker):
@@ -26,8 +16,8 @@ def test_a_version_2_engines_receipt_is_its_final_state_without_a_read(api, pool
     assert api.wait_terminal(completed, timeout=120)["state_type"] == "COMPLETED"
     assert api.wait_terminal(failed, timeout=120)["state_type"] == "FAILED"
     # Both engines sent their receipt before exiting: the worker did not read either run back.
-    wait_for(lambda: requests_to(port, "POST /flow_runs/{id}/set_state") >= 2, 10, "the claims in the metrics")
-    assert requests_to(port, "GET /flow_runs/{id}") == 0
+    wait_for(lambda: api_requests(port, 'route="POST /flow_runs/{id}/set_state"') >= 2, 10, "the claims in the metrics")
+    assert api_requests(port, 'route="GET /flow_runs/{id}"') == 0
 
 
 def test_a_cut_drain_reschedules_the_engine_run_and_another_worker_completes_it(api, pool, start_worker, tmp_path):
