@@ -11,28 +11,40 @@ extension FlowRunExecutor {
     func recover(logger: Logger) async -> [LedgerEntry] {
         guard let ledger else { return [] }
         var adopted: [LedgerEntry] = []
-        for entry in ledger.entries() {
+        for var entry in ledger.entries() {
             var logger = logger
             logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
             logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
             let writerAlive = entry.workerPid != getpid()
                 && ProcessIdentity.isRunning(pid: entry.workerPid, startTime: entry.workerStartTime)
+            if !writerAlive, entry.phase == .starting, let pid = ProcessTree.orphanedRunProcess(marker: Self.marker(of: entry.flowRunId)) {
+                // The earlier worker started the process and died before it wrote the pid down.
+                entry.phase = .running
+                entry.pid = pid
+                entry.pidStartTime = ProcessIdentity.startTime(of: pid)
+            }
             let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
             let current: StateType?
+            var currentTransitionId: String?
             if writerAlive {
                 current = nil
             } else {
+                let flowRunId = entry.flowRunId
                 guard let known = await untilAnswered("read the flow run's state", logger: logger, { () -> FlowRun? in
                     do {
-                        return try await api.readFlowRun(id: entry.flowRunId)
+                        return try await api.readFlowRun(id: flowRunId)
                     } catch let error as PrefectAPIError where error.status == 404 {
                         return nil
                     }
                 }) else { continue }
                 current = known?.currentStateType
+                currentTransitionId = known?.state?.stateDetails?.transitionId
             }
             let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
-            switch RecoveryDecision.decide(entry: entry, writerAlive: writerAlive, processAlive: processAlive, current: current, now: Date()) {
+            let decision = RecoveryDecision.decide(
+                entry: entry, writerAlive: writerAlive, processAlive: processAlive, current: current,
+                currentTransitionId: currentTransitionId, now: Date())
+            switch decision {
             case .leave:
                 continue
             case .forget:

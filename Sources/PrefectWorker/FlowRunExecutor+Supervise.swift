@@ -14,7 +14,8 @@ extension FlowRunExecutor {
     }
 
     /// The environment marker every process of the run inherits.
-    static func marker(of run: FlowRun) -> String { "PREFECT__FLOW_RUN_ID=\(run.id)" }
+    static func marker(of run: FlowRun) -> String { marker(of: run.id) }
+    static func marker(of flowRunId: String) -> String { "PREFECT__FLOW_RUN_ID=\(flowRunId)" }
 
     /// Signals the run's process group and every other process of the run (one that left the group).
     func signalRun(_ process: any SupervisedProcess, run: FlowRun, _ signal: Int32, logger: Logger) {

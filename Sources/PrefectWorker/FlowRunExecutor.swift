@@ -34,6 +34,7 @@ struct FlowRunExecutor: Sendable {
         if let deploymentId = run.deploymentId { logger[metadataKey: "deployment_id"] = "\(deploymentId)" }
 
         let outcome = await claim(run, logger: logger)
+        if outcome != .won { ledger?.remove(run.id) }
         await claimDecided(outcome == .won)
         switch outcome {
         case .won:
@@ -51,7 +52,6 @@ struct FlowRunExecutor: Sendable {
         let claimedAt = clock.now
         metrics.runClaimed()
         logger.info("claimed flow run")
-        ledger?.record(ledgerEntry(for: run, phase: .claimed))
         giveWorkerLabels(to: run, logger: logger)
         let (events, postEvent) = await registry.register(run.id)
         await registry.noteState(run.id, .pending)
@@ -147,6 +147,11 @@ struct FlowRunExecutor: Sendable {
     /// claim is proposed again (same transition id) only while the run is still SCHEDULED.
     private func claim(_ run: FlowRun, logger: Logger) async -> ClaimOutcome {
         let transitionId = UUID().uuidString.lowercased()
+        // Written before the proposal: a worker killed right after the server took the claim
+        // still finds the run on its restart (README, "Restart recovery").
+        var claimed = ledgerEntry(for: run, phase: .claimed)
+        claimed.claimTransitionId = transitionId
+        ledger?.record(claimed)
         var attempt = 0
         while !Task.isCancelled {
             do {

@@ -98,6 +98,7 @@ struct RunDriver {
         let (executor, logger, postEvent) = (self.executor, self.logger, self.postEvent)
         switch action {
         case .proposeRunning:
+            recordStarting()
             background.addTask {
                 postEvent.yield(.runningAnswered(await executor.propose(StateProposal(type: .running), for: run, logger: logger)))
             }
@@ -153,6 +154,8 @@ struct RunDriver {
                 arguments: prepared.arguments, environment: environment, workingDirectory: workspace?.path,
                 captureOutput: prepared.job.streamOutput)
             let output = prepared.job.streamOutput ? executor.outputQueue(for: prepared, logger: logger) : nil
+            // A run the worker reports was recorded `starting` before RUNNING was proposed.
+            if prepared.reporting == .engine || profile != nil { recordStarting() }
             let child: ChildProcess
             do {
                 child = try ChildProcess.spawn(spec) { line in output?.offer(line) }
@@ -186,6 +189,13 @@ struct RunDriver {
         }
         submittedEvent = executor.events.submitted(prepared.eventRun)
         return .spawned
+    }
+
+    /// The ledger learns that the run's process may exist before it does: a worker killed between
+    /// the spawn and the pid's record finds the process on its restart by the run's marker.
+    private func recordStarting() {
+        executor.ledger?.record(executor.ledgerEntry(
+            for: prepared.run, phase: .starting, reporting: prepared.reporting, profileDirectory: profile?.directory))
     }
 
     private func watchExit(of process: any SupervisedProcess, in background: inout TaskGroup<Void>) {

@@ -4,8 +4,13 @@ import Foundation
 /// what it had claimed and launched (README, "Restart recovery").
 public struct LedgerEntry: Codable, Sendable, Equatable {
     public enum Phase: String, Codable, Sendable {
-        /// Claimed (PENDING for this worker); no process started yet.
+        /// Claimed, or about to be: written before PENDING is proposed (with the proposal's
+        /// `claimTransitionId`, which tells whether the PENDING on the server is this claim), so a
+        /// worker killed right after the server took its claim still finds the run. No process yet.
         case claimed
+        /// About to start its process: written before RUNNING is proposed for a run the worker
+        /// reports, and before the spawn. A process the ledger does not name yet may exist.
+        case starting
         /// Its process was started: `pid`/`pidStartTime` identify it.
         case running
     }
@@ -25,6 +30,8 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public var updated: Date
     /// The run's private profile directory (credentials), removed by whoever ends the run.
     public var profileDirectory: String?
+    /// The transition id of this worker's PENDING proposal (the claim).
+    public var claimTransitionId: String?
 
     public init(
         flowRunId: String, flowRunName: String, workerName: String, workerPid: Int32, workerStartTime: UInt64?,
@@ -59,29 +66,29 @@ public enum RecoveryDecision: Equatable, Sendable {
 
     /// - Parameters:
     ///   - writerAlive: the worker process that wrote the entry is still running.
-    ///   - processAlive: the entry's process is still running (same pid and start time).
+    ///   - processAlive: the entry's process is still running (same pid and start time); for an
+    ///     entry `starting`, a process of the run that no live worker supervises was found.
     ///   - current: the run's state on the server now; nil when the server does not know the run.
-    public static func decide(entry: LedgerEntry, writerAlive: Bool, processAlive: Bool, current: StateType?, now: Date)
-        -> RecoveryDecision
-    {
+    ///   - currentTransitionId: the transition id of the run's current state.
+    public static func decide(
+        entry: LedgerEntry, writerAlive: Bool, processAlive: Bool, current: StateType?, currentTransitionId: String? = nil,
+        now: Date
+    ) -> RecoveryDecision {
         if writerAlive { return .leave }
         guard let current, !current.isTerminal else { return .forget }
         switch entry.phase {
         case .claimed:
-            if current == .pending {
-                // Claimed, then the worker died before it started anything: the run never ran, so it
-                // is handed back, due now, rather than crashed.
-                var proposal = StateProposal(
-                    type: .scheduled, message: "Worker restarted before the flow run's process was started; rescheduled.",
-                    force: true)
-                proposal.scheduledTime = now
-                return .report(proposal)
-            }
+            // A claimed entry is written before the claim is proposed: a PENDING that is not this
+            // claim's is another worker's (this one's proposal was refused, or never sent).
+            if current == .pending, let claim = entry.claimTransitionId, claim != currentTransitionId { return .forget }
+            if current == .pending { return .report(notStarted(now: now)) }
             if current == .cancelling {
                 return .report(FinalStateDecision.cancelledBeforeStart)
             }
             return .forget
-        case .running:
+        case .starting, .running:
+            // `starting`: RUNNING may have been proposed and the process may have been started
+            // before the worker died, so the run is treated as running whose process is gone.
             if processAlive { return .adopt }
             if current == .cancelling {
                 return .report(StateProposal(
@@ -90,10 +97,28 @@ public enum RecoveryDecision: Equatable, Sendable {
             }
             if current == .scheduled || current == .paused { return .forget }
             if current == .pending, entry.reporting == StateReporting.engine.rawValue { return .handBack }
+            // The worker proposes RUNNING before it starts a command it reports: still PENDING, the
+            // command never started.
+            if current == .pending, entry.phase == .starting { return .report(notStarted(now: now)) }
+            guard let pid = entry.pid else {
+                return .report(StateProposal(
+                    type: .crashed,
+                    message: "Worker restarted while it was starting the flow run's process; no process of the run is left, "
+                        + "and whether it ran and how it ended is unknown."))
+            }
             return .report(StateProposal(
                 type: .crashed,
-                message: "Worker restarted; the flow run's process (pid \(entry.pid.map(String.init) ?? "?")) had exited "
-                    + "while it was away, and its exit status is unknown."))
+                message: "Worker restarted; the flow run's process (pid \(pid)) had exited while it was away, and its exit status "
+                    + "is unknown."))
         }
+    }
+
+    /// Claimed, then the worker died before it started anything: the run never ran, so it is
+    /// handed back, due now, rather than crashed.
+    private static func notStarted(now: Date) -> StateProposal {
+        var proposal = StateProposal(
+            type: .scheduled, message: "Worker restarted before the flow run's process was started; rescheduled.", force: true)
+        proposal.scheduledTime = now
+        return proposal
     }
 }

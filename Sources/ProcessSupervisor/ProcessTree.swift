@@ -13,6 +13,7 @@ public enum ProcessTree {
     public struct Entry: Equatable {
         public var pid: pid_t
         public var parent: pid_t
+        public var group: pid_t
     }
 
     /// Pids of the run's processes that are still alive (zombies excluded).
@@ -35,6 +36,24 @@ public enum ProcessTree {
         return found
     }
 
+    /// The main process of a run whose worker died after starting it and before writing its pid
+    /// down: a process carrying `marker` that leads its own process group (every run's process is
+    /// started as the leader of a new group), whose parent is not a live process of this worker's
+    /// executable (then it is another worker's run) — the oldest such one, as a run's own `setsid`
+    /// daemons are younger than it. Nil when there is none.
+    public static func orphanedRunProcess(marker: String) -> pid_t? {
+        let workerExecutable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        var found: (pid: pid_t, started: UInt64)?
+        for entry in liveProcesses() where entry.pid != getpid() && entry.pid == entry.group {
+            guard environment(of: entry.pid, contains: marker) else { continue }
+            let parentExecutable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry.parent)/exe")
+            if let workerExecutable, parentExecutable == workerExecutable { continue }
+            guard let started = ProcessIdentity.startTime(of: entry.pid) else { continue }
+            if found.map({ started < $0.started }) ?? true { found = (entry.pid, started) }
+        }
+        return found?.pid
+    }
+
     /// Sends `signal` to each pid; returns how many were still there to receive it.
     @discardableResult
     public static func signal(_ pids: Set<pid_t>, _ signal: Int32) -> Int {
@@ -49,8 +68,8 @@ public enum ProcessTree {
                 let close = stat.lastIndex(of: ")")
             else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, fields[0] != "Z", let parent = pid_t(fields[1]) else { return nil }
-            return Entry(pid: pid, parent: parent)
+            guard fields.count > 2, fields[0] != "Z", let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
+            return Entry(pid: pid, parent: parent, group: group)
         }
     }
 

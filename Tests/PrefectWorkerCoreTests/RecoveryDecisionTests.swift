@@ -29,7 +29,7 @@ import Testing
         #expect(proposal.type == .crashed)
     }
 
-    @Test(arguments: [LedgerEntry.Phase.claimed, .running])
+    @Test(arguments: [LedgerEntry.Phase.claimed, .starting, .running])
     func aLiveWritersEntriesAreLeftAlone(_ phase: LedgerEntry.Phase) {
         #expect(decide(phase, writerAlive: true, processAlive: true, current: .running) == .leave)
     }
@@ -47,6 +47,52 @@ import Testing
         }
         #expect(proposal.type == .scheduled && proposal.force && proposal.scheduledTime == now)
         #expect(proposal.message?.contains("Worker restarted before") == true)
+    }
+
+    @Test func aClaimedEntryHandsBackOnlyThePendingItsOwnClaimMade() {
+        var claimed = entry(.claimed)
+        claimed.claimTransitionId = "t-mine"
+        let mine = RecoveryDecision.decide(
+            entry: claimed, writerAlive: false, processAlive: false, current: .pending, currentTransitionId: "t-mine", now: now)
+        guard case .report(let proposal) = mine else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == .scheduled && proposal.force)
+        // The entry is written before the claim is proposed: another worker's PENDING, or its RUNNING,
+        // is left to that worker.
+        #expect(RecoveryDecision.decide(
+            entry: claimed, writerAlive: false, processAlive: false, current: .pending, currentTransitionId: "t-other", now: now)
+            == .forget)
+        #expect(RecoveryDecision.decide(
+            entry: claimed, writerAlive: false, processAlive: false, current: .running, currentTransitionId: "t-other", now: now)
+            == .forget)
+    }
+
+    /// `starting`: the worker died between writing that it starts the process and writing the
+    /// process's pid; the pid of a surviving process is found by the run's marker.
+    @Test(arguments: [
+        (StateType.running, StateReporting.worker, "crashed"),
+        (.running, .engine, "crashed"),
+        (.pending, .engine, "handBack"),
+        (.pending, .worker, "scheduled"),
+        (.cancelling, .worker, "cancelled"),
+        (.scheduled, .engine, "forget"),
+    ] as [(StateType, StateReporting, String)])
+    func aRunWhoseProcessWasBeingStartedAndIsGone(_ current: StateType, _ reporting: StateReporting, _ expected: String) {
+        let decision = decide(.starting, current: current, reporting: reporting)
+        switch decision {
+        case .report(let proposal):
+            #expect(proposal.type.rawValue.lowercased() == expected, "\(decision)")
+            if proposal.type == .crashed {
+                #expect(proposal.message?.contains("while it was starting the flow run's process") == true)
+                #expect(proposal.message?.contains("pid") == false)
+            }
+        case .handBack: #expect(expected == "handBack")
+        case .forget: #expect(expected == "forget")
+        default: Issue.record("unexpected \(decision)")
+        }
+        #expect(decide(.starting, processAlive: true, current: current, reporting: reporting) == .adopt)
     }
 
     @Test func claimedAndCancelledMeanwhileIsCancelled() {

@@ -8,6 +8,12 @@ import pytest
 from prefect_harness import WORKER_BIN, PrefectAPI, PrefectServer, Worker
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: loads the machine (hundreds of runs) or measures sub-second latency; scripts/test runs "
+                   "these alone, after the others have run in parallel processes")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     if not WORKER_BIN.exists():

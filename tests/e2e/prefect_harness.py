@@ -24,10 +24,24 @@ WORKER_BIN = Path(os.environ.get("PREFECT_WORKER_BIN", ROOT / ".build" / "debug"
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
 
 
+_PORT_BLOCK = 1000
+_next_port = iter(range(_PORT_BLOCK))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1 now, from a block of its own for each pytest-xdist process (gw0,
+    gw1, ...) below the kernel's ephemeral range (32768-): test processes running side by side never
+    pick the same port, and no client connection takes it between this call and the bind."""
+    xdist_process = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    first = 20000 + xdist_process * _PORT_BLOCK
+    for offset in _next_port:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", first + offset))
+            except OSError:
+                continue
+            return first + offset
+    raise RuntimeError(f"no free port left in 127.0.0.1:{first}-{first + _PORT_BLOCK - 1}")
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
@@ -181,6 +195,11 @@ class PrefectAPI:
     def cancel(self, run_id: str) -> dict:
         """What a user's "Cancel" does: propose CANCELLING."""
         return self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLING", "name": "Cancelling"}})
+
+    def force_state(self, run_id: str, type: str, name: str, transition_id: str | None = None):
+        """Puts a run in a state whatever the rules say (as a worker that died mid-way left it)."""
+        state = {"type": type, "name": name, "state_details": {"transition_id": transition_id} if transition_id else {}}
+        self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": state, "force": True})
 
     def delete_deployment(self, deployment_id: str):
         self._call("DELETE", f"/deployments/{deployment_id}")

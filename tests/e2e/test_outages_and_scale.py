@@ -4,11 +4,14 @@ import signal
 import time
 import uuid
 
+import pytest
+
 from conftest import default_process_template
 from prefect_harness import PrefectAPI, PrefectServer, create_marked_runs, executions, wait_for
 from test_concurrency import intervals, max_overlap
 
 
+@pytest.mark.serial
 def test_server_down_for_20_s_mid_burst_loses_no_run_and_runs_none_twice(tmp_path, start_worker):
     server = PrefectServer(tmp_path / "outage-server").start()
     try:
@@ -33,6 +36,7 @@ def test_server_down_for_20_s_mid_burst_loses_no_run_and_runs_none_twice(tmp_pat
         server.stop()
 
 
+@pytest.mark.serial
 def test_three_workers_150_runs_each_run_exactly_once(api, pool, start_worker, tmp_path):
     markers = tmp_path / "markers"
     runs = create_marked_runs(api, pool, markers, 150)

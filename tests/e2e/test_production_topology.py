@@ -13,6 +13,8 @@ from conftest import default_process_template
 from prefect_harness import PrefectAPI, create_marked_runs, executions, wait_for
 from prefect_topology import ProductionTopology
 
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):

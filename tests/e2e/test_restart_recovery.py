@@ -1,11 +1,14 @@
 """A worker that is SIGKILLed and restarted finds the runs it held in its ledger: a process that
 still runs is adopted and its end reported; one that is gone is reported CRASHED within one
 heartbeat interval; a claimed run that never started is handed back."""
+import json
 import os
 import signal
+import subprocess
 import time
+import uuid
 
-from prefect_harness import process_gone, read_pid, run_processes, wait_for
+from prefect_harness import create_marked_runs, executions, process_gone, read_pid, run_processes, wait_for
 
 
 def kill_hard(worker):
@@ -83,3 +86,51 @@ def test_claimed_run_that_never_started_is_handed_back_and_run(api, pool, start_
     history = [(state["type"], state["message"] or "") for state in api.history(run_id)]
     assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
     assert marker.exists()
+
+
+def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no_run_stuck(api, pool, start_worker, tmp_path):
+    """The ledger entries a worker leaves when it dies right after the server took its claim, or
+    between starting a run's process and writing its pid down (windows of milliseconds that a
+    kill -9 under load does hit), written here as such a worker leaves them. The restarted worker
+    adopts the process it finds by the run's id, crashes the run whose process is gone, hands back
+    the claim the server took and leaves alone another worker's claim."""
+    adopted, vanished, mine, theirs = create_marked_runs(api, pool, tmp_path / "markers", 4)
+    gate = tmp_path / "gate"
+    survivor = subprocess.Popen(  # the process the dead worker started: its own group, our child
+        ["timeout", "120", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"], start_new_session=True,
+        env={**os.environ, "PREFECT__FLOW_RUN_ID": adopted})
+    for run_id in (adopted, vanished):
+        api.force_state(run_id, "RUNNING", "Running")
+    claim_of_the_dead_worker, claim_of_another_worker = str(uuid.uuid4()), str(uuid.uuid4())
+    api.force_state(mine, "PENDING", "Pending", transition_id=claim_of_the_dead_worker)
+    api.force_state(theirs, "PENDING", "Pending", transition_id=claim_of_another_worker)
+    ledger = tmp_path / "worker-state" / "pools" / pool / "runs"
+    ledger.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])  # the worker process that wrote the entries, gone
+    dead.wait()
+    def leave(run_id: str, phase: str, **fields):
+        entry = {"flowRunId": run_id, "flowRunName": "a-run", "workerName": "dead", "workerPid": dead.pid,
+                 "workerStartTime": 1, "phase": phase, "reporting": "worker", "updated": time.time(), **fields}
+        (ledger / f"{run_id}.json").write_text(json.dumps(entry))
+    leave(adopted, "starting")
+    leave(vanished, "starting")
+    leave(mine, "claimed", claimTransitionId=claim_of_the_dead_worker)
+    leave(theirs, "claimed", claimTransitionId=claim_of_the_dead_worker)
+
+    worker = start_worker(pool)
+
+    wait_for(lambda: "adopting a flow run" in worker.output(), 30, "the restarted worker to adopt the process")
+    crashed = api.wait_terminal(vanished, timeout=30)
+    assert crashed["state_type"] == "CRASHED" and "while it was starting" in crashed["state"]["message"], crashed["state"]
+    assert api.wait_terminal(mine, timeout=60)["state_type"] == "COMPLETED", "handed back, then run here"
+    history = [(state["type"], state["message"] or "") for state in api.history(mine)]
+    assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
+    wait_for(lambda: not (ledger / f"{theirs}.json").exists(), 30, "the other worker's claim to be dropped from the ledger")
+    assert api.run(theirs)["state_type"] == "PENDING", "another worker's claim is left to it"
+    assert api.run(adopted)["state_type"] == "RUNNING"
+
+    gate.touch()
+    survivor.wait(timeout=10)
+    ended = api.wait_terminal(adopted, timeout=30)
+    assert ended["state_type"] == "CRASHED" and "exit status unknown" in ended["state"]["message"], ended["state"]
+    assert executions(tmp_path / "markers", [adopted, vanished, mine, theirs]) == {adopted: 0, vanished: 0, mine: 1, theirs: 0}
