@@ -25,7 +25,7 @@ extension FlowRunExecutor {
             }
             let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
             let current: StateType?
-            var currentTransitionId: String?
+            var currentState: StateSnapshot?
             if writerAlive {
                 current = nil
             } else {
@@ -38,34 +38,40 @@ extension FlowRunExecutor {
                     }
                 }) else { continue }
                 current = known?.currentStateType
-                currentTransitionId = known?.state?.stateDetails?.transitionId
+                currentState = known?.state
             }
             let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
             let decision = RecoveryDecision.decide(
                 entry: entry, writerAlive: writerAlive, processAlive: processAlive, current: current,
-                currentTransitionId: currentTransitionId, now: Date())
+                currentState: currentState, now: Date())
             switch decision {
             case .leave:
                 continue
             case .forget:
-                ledger.remove(entry.flowRunId)
+                ledger.remove(entry)
                 removeProfile(of: entry)
             case .report(let proposal):
                 logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
                 await propose(proposal, for: run, logger: logger)
-                ledger.remove(entry.flowRunId)
+                ledger.remove(entry)
                 removeProfile(of: entry)
+            case .restoreBeforeClaim(let transitionId):
+                logger.notice("a claim of an earlier worker process reached the server after the run had left SCHEDULED; restoring its state")
+                await restoreStateBefore(claim: transitionId, of: run, logger: logger)
+                ledger.remove(entry)
             case .handBack:
                 let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
                 logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
                 await propose(proposal, for: run, logger: logger)
-                ledger.remove(entry.flowRunId)
+                ledger.remove(entry)
                 removeProfile(of: entry)
             case .adopt:
                 logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
                 var mine = entry
                 mine.workerPid = getpid()
                 mine.workerStartTime = Self.workerStartTime
+                // Under its own name now (the same name when the pid is the same, as for PID 1).
+                if entry.workerPid != mine.workerPid { ledger.remove(entry) }
                 ledger.record(mine)
                 adopted.append(mine)
             }

@@ -24,9 +24,10 @@ struct FlowRunExecutor: Sendable {
     let clock: any WorkerClock
     let logger: Logger
 
-    /// `claimDecided` is told whether the claim was won, before the run is prepared. Returns the
-    /// run's `on_crashed` hooks when they are to run (after its slot is given back).
-    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async -> CrashedHooks? {
+    /// `claimDecided` is told whether the claim was won, before the run is prepared. Returns what
+    /// is to be done after the run's slot is given back: its `on_crashed` hooks, or a second look
+    /// at a claim given up.
+    func execute(_ scheduled: ScheduledFlowRun, claimDecided: @Sendable (Bool) async -> Void = { _ in }) async -> (any AfterSlotWork)? {
         let run = scheduled.flowRun
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(run.id)"
@@ -34,11 +35,20 @@ struct FlowRunExecutor: Sendable {
         if let deploymentId = run.deploymentId { logger[metadataKey: "deployment_id"] = "\(deploymentId)" }
 
         let outcome = await claim(run, logger: logger)
-        if outcome != .won { ledger?.remove(run.id) }
+        switch outcome {
+        case .won: break
+        // Its ledger entry stays until the stray claim is looked at again.
+        case .unsettled: break
+        case .refused, .deploymentMissing: ledger?.remove(run.id)
+        }
         await claimDecided(outcome == .won)
         switch outcome {
         case .won:
             claimPauses.forget(run.id)
+        case .unsettled(let transitionId):
+            metrics.claimAborted()
+            claimPauses.refused(run.id, deploymentId: run.deploymentId)
+            return StrayClaimCheck(run: run, transitionId: transitionId, executor: self, logger: logger)
         case .refused(let serverDelay, let refusal):
             metrics.claimAborted()
             let pause = claimPauses.refused(run.id, deploymentId: run.deploymentId, serverDelay: serverDelay, refusal: refusal)
@@ -140,6 +150,8 @@ struct FlowRunExecutor: Sendable {
         /// Not ours (another worker has it, or a server rule said no); `serverDelay` is a WAIT's delay.
         case refused(serverDelay: Double?, refusal: ClaimBackoff.Refusal = .other)
         case deploymentMissing
+        /// Not ours, but an earlier attempt went unanswered: it may still land (`StrayClaimCheck`).
+        case unsettled(transitionId: String)
     }
 
     /// Proposes PENDING/"Pending"; `.won` only when the server gave the run to this worker. The
@@ -153,6 +165,8 @@ struct FlowRunExecutor: Sendable {
         claimed.claimTransitionId = transitionId
         ledger?.record(claimed)
         var attempt = 0
+        // Once an attempt went unanswered, giving up does not settle the claim.
+        func givenUp(_ refused: ClaimOutcome) -> ClaimOutcome { attempt > 0 ? .unsettled(transitionId: transitionId) : refused }
         while !Task.isCancelled {
             do {
                 let answer = try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
@@ -173,9 +187,9 @@ struct FlowRunExecutor: Sendable {
                 attempt += 1
                 logger.warning("claim not answered (attempt \(attempt)); reading the run back before trying again: \(error)")
                 try? await clock.sleep(seconds: RetryPolicy.claimReadBack.backoff(afterFailures: attempt))
-                guard !(await registry.isStopping) else { return .refused(serverDelay: nil) }
+                guard !(await registry.isStopping) else { return givenUp(.refused(serverDelay: nil)) }
                 guard let current = await untilAnswered("read the flow run", logger: logger, { try await api.readFlowRun(id: run.id) })
-                else { return .refused(serverDelay: nil) }
+                else { return givenUp(.refused(serverDelay: nil)) }
                 switch ClaimDecision.afterUnansweredClaim(current: current.state, transitionId: transitionId) {
                 case .launch:
                     return .won
@@ -185,14 +199,14 @@ struct FlowRunExecutor: Sendable {
                     continue
                 case .skip(let reason):
                     logger.info("flow run not claimed: \(reason)")
-                    return .refused(serverDelay: nil)
+                    return givenUp(.refused(serverDelay: nil))
                 }
             } catch {
                 logger.warning("could not claim flow run; leaving it for a later poll: \(error)")
-                return .refused(serverDelay: nil)
+                return givenUp(.refused(serverDelay: nil))
             }
         }
-        return .refused(serverDelay: nil)
+        return givenUp(.refused(serverDelay: nil))
     }
 
     /// Our accepted PENDING carries no scheduled time, so the run was probably not SCHEDULED when the
@@ -212,6 +226,18 @@ struct FlowRunExecutor: Sendable {
         return .refused(serverDelay: nil)
     }
 
+    /// Puts back the state a run had before the claim sent with `transitionId` landed on it.
+    func restoreStateBefore(claim transitionId: String, of run: FlowRun, logger: Logger) async {
+        guard let history = await untilAnswered("read the flow run's history", logger: logger, {
+            try await api.stateHistory(flowRunId: run.id)
+        }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
+            logger.error("a claim landed on the flow run and its previous state cannot be found; leaving it PENDING")
+            return
+        }
+        logger.warning("a claim reached the server after the run had left SCHEDULED; restoring its \(previous.name) state")
+        await propose(previous, for: run, logger: logger)
+    }
+
     // MARK: - Final state
 
     /// Proposes `proposal` until the server answers: a run this worker holds must reach its state
@@ -220,7 +246,7 @@ struct FlowRunExecutor: Sendable {
     func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
         let transitionId = UUID().uuidString.lowercased()
         let answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
-            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId)
+            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId).landed(transitionId: transitionId)
         }
         if let answer {
             if answer.status == .accept { await registry.noteState(run.id, proposal.type) }

@@ -79,16 +79,16 @@ struct PollLoop: Service {
                 let id = scheduled.flowRun.id
                 guard await slots.reserve(id) else { continue }
                 runs.addTask {
-                    let hooks = await executor.execute(scheduled) { won in await slots.settle(won: won) }
+                    let afterSlot = await executor.execute(scheduled) { won in await slots.settle(won: won) }
                     await slots.release(id)
                     // A free slot (or a place in a --max-runs quota given back by a lost
                     // claim) takes the next due run now, not at the next interval. This
                     // cannot loop: a refused run is paused (`ClaimPauses`), so the poll
                     // it causes proposes nothing for it, and waits again.
                     pollWake.fire()
-                    // Outside the run's slot: a hook takes no run's place. Still in the group,
-                    // so a stopping worker waits for it (bounded by its deadline).
-                    await hooks?.run()
+                    // Outside the run's slot: a hook or a look at a stray claim takes no run's
+                    // place. Still in the group, so a stopping worker waits for it (bounded).
+                    await afterSlot?.run()
                 }
             }
             if configuration.runOnce { break }

@@ -6,9 +6,11 @@ import PrefectWorkerCore
 import Glibc
 #endif
 
-/// The durable record of the runs this worker holds: one small JSON file per run in
-/// `<state dir>/runs/`, written crash-safe (write to a temporary file, fsync, rename, fsync the
-/// directory) and removed once the run's final state is reported or it is handed back.
+/// The durable record of the runs this worker holds: one small JSON file per run and worker
+/// process in `<state dir>/runs/` (`<run id>.<worker pid>.json`: workers sharing a state directory
+/// never overwrite or remove each other's entries, also when both propose a claim of the same
+/// run), written crash-safe (write to a temporary file, fsync, rename, fsync the directory) and
+/// removed once the run's final state is reported or it is handed back.
 final class RunLedger: Sendable {
     let directory: String
     private let logger: Logger
@@ -38,8 +40,17 @@ final class RunLedger: Sendable {
         }
     }
 
+    /// Removes this worker process's entry of the run.
     func remove(_ flowRunId: String) {
         unlink(path(of: flowRunId))
+        Self.syncDirectory(directory)
+    }
+
+    /// Removes an entry an earlier worker process wrote (also under the name before per-process
+    /// files, `<run id>.json`).
+    func remove(_ entry: LedgerEntry) {
+        unlink(path(of: entry.flowRunId, writer: entry.workerPid))
+        unlink("\(directory)/\(entry.flowRunId).json")
         Self.syncDirectory(directory)
     }
 
@@ -59,7 +70,7 @@ final class RunLedger: Sendable {
         }
     }
 
-    private func path(of flowRunId: String) -> String { "\(directory)/\(flowRunId).json" }
+    private func path(of flowRunId: String, writer: Int32 = getpid()) -> String { "\(directory)/\(flowRunId).\(writer).json" }
 
     static func writeDurably(_ data: Data, to path: String, directory: String) throws {
         let temporary = path + ".tmp-\(getpid())"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What to do with the answer to a PENDING ("Pending") claim (docs/prefect-worker-protocol.md §4.2): only an ACCEPT that
 /// leaves the run PENDING makes it ours; anything else means another worker or a rule has it.
 public enum ClaimDecision: Equatable, Sendable {
@@ -62,5 +64,36 @@ extension ClaimDecision {
         case .pending, .running, .completed, .failed, .cancelled, .crashed, .paused, .cancelling:
             return .skip(reason: "the run moved to \(current.name ?? current.type.defaultName) while the claim was unanswered")
         }
+    }
+}
+
+extension ClaimDecision {
+    /// A claim whose answer was lost and that the worker then gave up on (the run read back in
+    /// another state, or the worker stopped) may still reach the server later: a request held
+    /// by a proxy or a slow server is applied after its client stopped waiting. The server
+    /// accepts PENDING even on a finished run, so such a claim re-opens it, or takes a run due
+    /// again, with nobody to run it. Looked at again later (and by a restarted worker, from its
+    /// ledger), the run says what to do.
+    public enum StrayClaim: Equatable, Sendable {
+        /// The run's state is not that claim's.
+        case none
+        /// The claim landed on a SCHEDULED run: give it back, due now.
+        case handBack
+        /// The claim landed on a run that had left SCHEDULED: put back the state it had.
+        case restorePrevious
+    }
+
+    /// What a stray claim that took a SCHEDULED run proposes: the run back, due now.
+    public static func strayClaimHandBack(now: Date) -> StateProposal {
+        var proposal = StateProposal(
+            type: .scheduled, message: "The worker's claim reached the server after the worker had given it up; rescheduled.",
+            force: true)
+        proposal.scheduledTime = now
+        return proposal
+    }
+
+    public static func stray(current: StateSnapshot?, transitionId: String) -> StrayClaim {
+        guard let current, current.type == .pending, current.stateDetails?.transitionId == transitionId else { return .none }
+        return current.leftScheduled ? .handBack : .restorePrevious
     }
 }

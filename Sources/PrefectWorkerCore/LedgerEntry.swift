@@ -60,6 +60,9 @@ public enum RecoveryDecision: Equatable, Sendable {
     case adopt
     /// Propose this state, then drop the entry.
     case report(StateProposal)
+    /// The claim landed on a run that had left SCHEDULED (it reached the server late): put back
+    /// the state the run had before it (`StateRestoration`), then drop the entry.
+    case restoreBeforeClaim(transitionId: String)
     /// The engine's process is gone and the run is still PENDING: none of its code ran, so it is
     /// handed back (`HandBack`, which counts the earlier hand-backs), then the entry is dropped.
     case handBack
@@ -69,9 +72,9 @@ public enum RecoveryDecision: Equatable, Sendable {
     ///   - processAlive: the entry's process is still running (same pid and start time); for an
     ///     entry `starting`, a process of the run that no live worker supervises was found.
     ///   - current: the run's state on the server now; nil when the server does not know the run.
-    ///   - currentTransitionId: the transition id of the run's current state.
+    ///   - currentState: the run's state now, with its transition id and scheduled time.
     public static func decide(
-        entry: LedgerEntry, writerAlive: Bool, processAlive: Bool, current: StateType?, currentTransitionId: String? = nil,
+        entry: LedgerEntry, writerAlive: Bool, processAlive: Bool, current: StateType?, currentState: StateSnapshot? = nil,
         now: Date
     ) -> RecoveryDecision {
         if writerAlive { return .leave }
@@ -80,7 +83,13 @@ public enum RecoveryDecision: Equatable, Sendable {
         case .claimed:
             // A claimed entry is written before the claim is proposed: a PENDING that is not this
             // claim's is another worker's (this one's proposal was refused, or never sent).
-            if current == .pending, let claim = entry.claimTransitionId, claim != currentTransitionId { return .forget }
+            if current == .pending, let claim = entry.claimTransitionId {
+                switch ClaimDecision.stray(current: currentState, transitionId: claim) {
+                case .none: return .forget
+                case .handBack: return .report(notStarted(now: now))
+                case .restorePrevious: return .restoreBeforeClaim(transitionId: claim)
+                }
+            }
             if current == .pending { return .report(notStarted(now: now)) }
             if current == .cancelling {
                 return .report(FinalStateDecision.cancelledBeforeStart)

@@ -32,3 +32,15 @@ public struct OrchestrationResult: Codable, Sendable, Equatable {
         self.details = details
     }
 }
+
+extension OrchestrationResult {
+    /// The answer as it concerns a proposal sent with `transitionId`, possibly more than once: when
+    /// an earlier attempt landed and only its answer was lost, the server's duplicate-transition
+    /// rule rejects the resent one ("This run has already made this state transition.") and
+    /// answers with the run's state, which is the one that attempt set (same transition id). That
+    /// is an acceptance; taking it for a refusal leaves a run RUNNING that nobody runs.
+    public func landed(transitionId: String) -> OrchestrationResult {
+        guard status == .reject, let state, state.stateDetails?.transitionId == transitionId else { return self }
+        return OrchestrationResult(status: .accept, state: state, details: details)
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import PrefectWorkerCore
 import Testing
 
@@ -92,5 +93,49 @@ private let claimCases: [ClaimCase] = [
         let answer = OrchestrationResult(
             status: .accept, state: StateSnapshot(type: .pending, transitionId: "ours", scheduledTime: "2026-11-23T18:32:00Z"))
         #expect(ClaimDecision(answer: answer, transitionId: "ours") == .launch)
+    }
+}
+
+/// A claim given up after an unanswered attempt, looked at again later.
+@Suite struct StrayClaimTests {
+    static let scheduledTime = "2026-11-30T12:00:00Z"
+
+    @Test(arguments: [
+        (StateSnapshot(type: .pending, transitionId: "mine", scheduledTime: scheduledTime), ClaimDecision.StrayClaim.handBack),
+        (StateSnapshot(type: .pending, transitionId: "mine"), .restorePrevious),  // landed on a finished run
+        (StateSnapshot(type: .pending, transitionId: "other", scheduledTime: scheduledTime), .none),
+        (StateSnapshot(type: .running, transitionId: "other"), .none),
+        (StateSnapshot(type: .completed, transitionId: "other"), .none),
+        (StateSnapshot(type: .scheduled), .none),
+    ] as [(StateSnapshot, ClaimDecision.StrayClaim)])
+    func theRunsStateSaysWhatToDo(_ current: StateSnapshot, _ expected: ClaimDecision.StrayClaim) {
+        #expect(ClaimDecision.stray(current: current, transitionId: "mine") == expected)
+    }
+
+    @Test func aHandBackIsDueNowAndForced() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let proposal = ClaimDecision.strayClaimHandBack(now: now)
+        #expect(proposal.type == .scheduled && proposal.force && proposal.scheduledTime == now)
+    }
+}
+
+/// A proposal resent after its answer was lost.
+@Suite struct ResentProposalTests {
+    static let duplicate = OrchestrationResult.Details(reason: "This run has already made this state transition.")
+
+    @Test func aRejectCarryingTheSameTransitionIdIsTheEarlierAttemptsAcceptance() {
+        let answer = OrchestrationResult(status: .reject, state: StateSnapshot(type: .running, transitionId: "t1"), details: Self.duplicate)
+        #expect(answer.landed(transitionId: "t1").status == .accept)
+        #expect(answer.landed(transitionId: "t1").state?.type == .running)
+    }
+
+    @Test(arguments: [
+        OrchestrationResult(status: .reject, state: StateSnapshot(type: .cancelling, transitionId: "t2")),
+        OrchestrationResult(status: .reject, state: nil),
+        OrchestrationResult(status: .abort, state: StateSnapshot(type: .running, transitionId: "t1")),
+        OrchestrationResult(status: .accept, state: StateSnapshot(type: .running, transitionId: "t1")),
+    ])
+    func everyOtherAnswerIsLeftAsItIs(_ answer: OrchestrationResult) {
+        #expect(answer.landed(transitionId: "t1") == answer)
     }
 }

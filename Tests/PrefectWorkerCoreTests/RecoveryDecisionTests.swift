@@ -52,21 +52,22 @@ import Testing
     @Test func aClaimedEntryHandsBackOnlyThePendingItsOwnClaimMade() {
         var claimed = entry(.claimed)
         claimed.claimTransitionId = "t-mine"
-        let mine = RecoveryDecision.decide(
-            entry: claimed, writerAlive: false, processAlive: false, current: .pending, currentTransitionId: "t-mine", now: now)
-        guard case .report(let proposal) = mine else {
+        func decide(_ state: StateSnapshot) -> RecoveryDecision {
+            RecoveryDecision.decide(entry: claimed, writerAlive: false, processAlive: false, current: state.type, currentState: state, now: now)
+        }
+        guard case .report(let proposal) = decide(StateSnapshot(type: .pending, transitionId: "t-mine", scheduledTime: "2026-11-30T12:00:00Z"))
+        else {
             Issue.record("expected a report")
             return
         }
         #expect(proposal.type == .scheduled && proposal.force)
-        // The entry is written before the claim is proposed: another worker's PENDING, or its RUNNING,
-        // is left to that worker.
-        #expect(RecoveryDecision.decide(
-            entry: claimed, writerAlive: false, processAlive: false, current: .pending, currentTransitionId: "t-other", now: now)
-            == .forget)
-        #expect(RecoveryDecision.decide(
-            entry: claimed, writerAlive: false, processAlive: false, current: .running, currentTransitionId: "t-other", now: now)
-            == .forget)
+        // The claim reached the server after the run had finished (a request held past its
+        // timeout): the server re-opened it; its state before the claim is put back.
+        #expect(decide(StateSnapshot(type: .pending, transitionId: "t-mine")) == .restoreBeforeClaim(transitionId: "t-mine"))
+        // The entry is written before the claim is proposed: another worker's PENDING, or its
+        // RUNNING, is left to that worker.
+        #expect(decide(StateSnapshot(type: .pending, transitionId: "t-other", scheduledTime: "2026-11-30T12:00:00Z")) == .forget)
+        #expect(decide(StateSnapshot(type: .running, transitionId: "t-other")) == .forget)
     }
 
     /// `starting`: the worker died between writing that it starts the process and writing the

@@ -26,6 +26,16 @@ def server(tmp_path_factory):
     instance.stop()
 
 
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory):
+    """Prefect's production topology (prefect_topology.py), shared by the tests marked serial that use it."""
+    from prefect_topology import ProductionTopology
+
+    instance = ProductionTopology(tmp_path_factory.mktemp("topology")).start()
+    yield instance
+    instance.stop()
+
+
 @pytest.fixture
 def api(server):
     return PrefectAPI(server.url)

@@ -196,16 +196,24 @@ class PrefectAPI:
         """What a user's "Cancel" does: propose CANCELLING."""
         return self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLING", "name": "Cancelling"}})
 
-    def force_state(self, run_id: str, type: str, name: str, transition_id: str | None = None):
-        """Puts a run in a state whatever the rules say (as a worker that died mid-way left it)."""
+    def set_state(self, run_id: str, type: str, name: str, transition_id: str | None = None, force: bool = True):
+        """Puts a run in a state (as a worker that died mid-way left it); `force` skips the server's rules."""
         state = {"type": type, "name": name, "state_details": {"transition_id": transition_id} if transition_id else {}}
-        self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": state, "force": True})
+        self._call("POST", f"/flow_runs/{run_id}/set_state", json={"state": state, "force": force})
 
     def delete_deployment(self, deployment_id: str):
         self._call("DELETE", f"/deployments/{deployment_id}")
 
     def run(self, run_id: str) -> dict:
         return self._call("GET", f"/flow_runs/{run_id}")
+
+    def runs(self, run_ids: list[str]) -> list[dict]:
+        """The runs with these ids (`POST /flow_runs/filter`, 200 at a time)."""
+        found = []
+        for start in range(0, len(run_ids), 200):
+            body = {"flow_runs": {"id": {"any_": run_ids[start:start + 200]}}, "limit": 200}
+            found += self._call("POST", "/flow_runs/filter", json=body)
+        return found
 
     def logs(self, run_id: str) -> list[dict]:
         """The run's log lines as the UI shows them (`POST /logs/filter`)."""

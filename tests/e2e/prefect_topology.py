@@ -79,6 +79,16 @@ class ProductionTopology:
         self._spawn_prefect(["server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services"], f"api-{port}")
         wait_for(lambda: self._healthy(self.urls[index]), timeout, f"the API process at {self.urls[index]}", interval=0.5)
 
+    def stop_api(self, index: int):
+        """Stops one API process (SIGTERM, as a rolling restart does); `start_api` starts it again."""
+        name = f"api-{self.api_ports[index]}"
+        for entry in [entry for entry in self.processes if entry[0] == name]:
+            process = entry[1]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
+            self.processes.remove(entry)
+
     # MARK: - The parts
 
     @property

@@ -11,16 +11,8 @@ import pytest
 
 from conftest import default_process_template
 from prefect_harness import PrefectAPI, create_marked_runs, executions, wait_for
-from prefect_topology import ProductionTopology
 
 pytestmark = pytest.mark.serial
-
-
-@pytest.fixture(scope="module")
-def topology(tmp_path_factory):
-    instance = ProductionTopology(tmp_path_factory.mktemp("topology")).start()
-    yield instance
-    instance.stop()
 
 
 def pool_on(api: PrefectAPI) -> str:

@@ -93,17 +93,25 @@ def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no
     between starting a run's process and writing its pid down (windows of milliseconds that a
     kill -9 under load does hit), written here as such a worker leaves them. The restarted worker
     adopts the process it finds by the run's id, crashes the run whose process is gone, hands back
-    the claim the server took and leaves alone another worker's claim."""
-    adopted, vanished, mine, theirs = create_marked_runs(api, pool, tmp_path / "markers", 4)
+    the claim the server took, leaves alone another worker's claim, and puts back the COMPLETED
+    state of a run a late claim re-opened."""
+    adopted, vanished, mine, theirs, finished = create_marked_runs(api, pool, tmp_path / "markers", 5)
     gate = tmp_path / "gate"
     survivor = subprocess.Popen(  # the process the dead worker started: its own group, our child
         ["timeout", "120", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"], start_new_session=True,
         env={**os.environ, "PREFECT__FLOW_RUN_ID": adopted})
     for run_id in (adopted, vanished):
-        api.force_state(run_id, "RUNNING", "Running")
+        api.set_state(run_id, "RUNNING", "Running")
     claim_of_the_dead_worker, claim_of_another_worker = str(uuid.uuid4()), str(uuid.uuid4())
-    api.force_state(mine, "PENDING", "Pending", transition_id=claim_of_the_dead_worker)
-    api.force_state(theirs, "PENDING", "Pending", transition_id=claim_of_another_worker)
+    # Claims as workers make them (not forced: the server copies the scheduled time into PENDING).
+    api.set_state(mine, "PENDING", "Pending", transition_id=claim_of_the_dead_worker, force=False)
+    api.set_state(theirs, "PENDING", "Pending", transition_id=claim_of_another_worker, force=False)
+    # A claim held past its timeout that reached the server after the run had finished: the
+    # server re-opens a COMPLETED run (no persisted result) for it.
+    late_claim = str(uuid.uuid4())
+    api.set_state(finished, "COMPLETED", "Completed")
+    api.set_state(finished, "PENDING", "Pending", transition_id=late_claim, force=False)
+    assert api.run(finished)["state_type"] == "PENDING"
     ledger = tmp_path / "worker-state" / "pools" / pool / "runs"
     ledger.mkdir(parents=True)
     dead = subprocess.Popen(["true"])  # the worker process that wrote the entries, gone
@@ -111,11 +119,12 @@ def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no
     def leave(run_id: str, phase: str, **fields):
         entry = {"flowRunId": run_id, "flowRunName": "a-run", "workerName": "dead", "workerPid": dead.pid,
                  "workerStartTime": 1, "phase": phase, "reporting": "worker", "updated": time.time(), **fields}
-        (ledger / f"{run_id}.json").write_text(json.dumps(entry))
+        (ledger / f"{run_id}.{dead.pid}.json").write_text(json.dumps(entry))
     leave(adopted, "starting")
     leave(vanished, "starting")
     leave(mine, "claimed", claimTransitionId=claim_of_the_dead_worker)
     leave(theirs, "claimed", claimTransitionId=claim_of_the_dead_worker)
+    leave(finished, "claimed", claimTransitionId=late_claim)
 
     worker = start_worker(pool)
 
@@ -125,12 +134,14 @@ def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no
     assert api.wait_terminal(mine, timeout=60)["state_type"] == "COMPLETED", "handed back, then run here"
     history = [(state["type"], state["message"] or "") for state in api.history(mine)]
     assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
-    wait_for(lambda: not (ledger / f"{theirs}.json").exists(), 30, "the other worker's claim to be dropped from the ledger")
+    wait_for(lambda: not list(ledger.glob(f"{theirs}.*")), 30, "the other worker's claim to be dropped from the ledger")
     assert api.run(theirs)["state_type"] == "PENDING", "another worker's claim is left to it"
     assert api.run(adopted)["state_type"] == "RUNNING"
+    assert api.wait_terminal(finished, timeout=30)["state_type"] == "COMPLETED", "the state before the late claim, put back"
 
     gate.touch()
     survivor.wait(timeout=10)
     ended = api.wait_terminal(adopted, timeout=30)
     assert ended["state_type"] == "CRASHED" and "exit status unknown" in ended["state"]["message"], ended["state"]
-    assert executions(tmp_path / "markers", [adopted, vanished, mine, theirs]) == {adopted: 0, vanished: 0, mine: 1, theirs: 0}
+    assert executions(tmp_path / "markers", [adopted, vanished, mine, theirs, finished]) == {
+        adopted: 0, vanished: 0, mine: 1, theirs: 0, finished: 0}

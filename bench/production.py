@@ -1,0 +1,187 @@
+"""prefect-worker on Prefect's production topology (tests/e2e/prefect_topology.py: PostgreSQL 15, two
+API processes, Redis, the background services once), against Prefect's own worker in the same run.
+
+Scenario "scale": N workers of a kind (half pointed at each API process) x limit L run R short
+runs (a plain command that writes a marker) created in bulk before the workers start: makespan,
+runs/s, runs that ran exactly once, worker CPU per run, the worker's API requests per run (from
+its own /metrics; Prefect's worker has none) and the topology's CPU per run. Scenario "chaos":
+chaos_run.py over R runs (faults, kill -9, an API restart), prefect-worker only.
+
+Run it with `bench/production` (builds the release binary, installs the topology's packages).
+Results: bench/results/production.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench import CLOCK_TICK, BenchWorker, cpu_seconds, memory_kb, wait_for_markers  # noqa: E402
+from prefect_harness import PrefectAPI, api_requests, create_marked_runs, executions, free_port  # noqa: E402
+from prefect_topology import ProductionTopology  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def tree_cpu_seconds(root_pids: list[int]) -> float:
+    """User + system CPU of these processes and every live descendant, plus what their reaped
+    children used (cutime/cstime)."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, queue, seen = 0, list(root_pids), set()
+    while queue:
+        pid = queue.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        fields = stats[pid]
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+        queue.extend(children.get(pid, []))
+    return total / CLOCK_TICK
+
+
+def topology_pids(topology: ProductionTopology) -> list[int]:
+    pids = [process.pid for _, process in topology.processes]
+    postmaster = topology.pg_data / "postmaster.pid"
+    if postmaster.exists():
+        pids.append(int(postmaster.read_text().split()[0]))
+    return pids
+
+
+def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, limit: int, runs: int) -> dict:
+    api = PrefectAPI(topology.urls[0])
+    from conftest import default_process_template
+    pool = f"scale-{kind}-{int(time.time())}"
+    api.create_pool(pool, base_job_template=default_process_template())
+    markers = workdir / f"markers-{pool}"
+    began = time.monotonic()
+    run_ids = create_marked_runs(api, pool, markers, runs)
+    print(f"  created {runs} runs in {time.monotonic() - began:.0f} s", flush=True)
+    ports = [free_port() for _ in range(workers)]
+    server_cpu_before = tree_cpu_seconds(topology_pids(topology))
+    started_wall = time.time()
+    pool_workers = [
+        BenchWorker(kind, topology.urls[index % 2], pool, workdir, limit=limit, extra_env=(
+            {"PREFECT_WORKER_WITH_METRICS": "true", "PREFECT_WORKER_WEBSERVER_PORT": str(ports[index])} if kind == "swift" else {}))
+        for index in range(workers)]
+    try:
+        makespan, present = wait_for_markers(markers, runs, started_wall, stall=60, timeout=7200)
+        deadline = time.monotonic() + 600
+        left = list(run_ids)
+        while left and time.monotonic() < deadline:
+            left = [run["id"] for run in api.runs(left) if run["state_type"] not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
+            time.sleep(1)
+        worker_cpu = sum(cpu_seconds(worker.pid) for worker in pool_workers)
+        server_cpu = tree_cpu_seconds(topology_pids(topology)) - server_cpu_before
+        requests = sum(api_requests(port) for port in ports) if kind == "swift" else None
+        rss_mb = sum(memory_kb(worker.pid)["rss"] for worker in pool_workers) / 1024 / workers
+    finally:
+        for worker in pool_workers:
+            worker.stop()
+    ran = executions(markers, run_ids)
+    completed = sum(1 for run in api.runs(run_ids) if run["state_type"] == "COMPLETED")
+    result = {
+        "makespan_s": makespan, "runs_per_s": runs / makespan, "exactly_once": sum(1 for n in ran.values() if n == 1),
+        "ran_twice_or_more": sum(1 for n in ran.values() if n > 1), "completed": completed,
+        "worker_cpu_ms_per_run": 1000 * worker_cpu / runs, "server_cpu_ms_per_run": 1000 * server_cpu / runs,
+        "worker_rss_mb_each": rss_mb,
+    }
+    if requests is not None:
+        result["api_requests_per_run"] = requests / runs
+    return result
+
+
+def chaos(topology: ProductionTopology, workdir: Path, runs: int, seed: int) -> dict:
+    from chaos_run import run_chaos
+    report = run_chaos(topology, workdir / f"chaos-{seed}", runs=runs, seed=seed, deadline_seconds=3600)
+    print("  " + report.summary(), flush=True)
+    growth = [samples[-1] - min(samples[: max(1, len(samples) // 4)]) for samples in report.rss_kib.values() if len(samples) >= 40]
+    return {
+        "runs": runs, "seconds": report.seconds, "not_terminal": len(report.not_terminal),
+        "ran_twice_or_more": sum(n for times, n in report.executions.items() if times > 1),
+        "completed_not_once": len(report.completed_not_once), "processes_left": len(report.left_processes),
+        "kills": report.kills, "api_restarts": report.api_restarts, "faults": sum(report.faults.values()),
+        "requests": report.requests, "states": report.states,
+        "worker_rss_growth_kib_max": max(growth) if growth else None,
+    }
+
+
+def render(results: dict) -> str:
+    lines = [f"# prefect-worker on Prefect's production topology, {results['date']}", "",
+             f"Machine: {results['machine']}. Prefect {results['prefect_version']}: PostgreSQL 15, two API processes, "
+             "Redis (prefect-redis), the background services once, all on this machine. Workers spread over both API "
+             "processes; ratio = prefect-worker / Prefect's worker.", ""]
+    if "scale" in results:
+        config = results["scale_config"]
+        lines += [f"## Scale: {config['workers']} workers x limit {config['limit']}, {config['runs']} plain-command runs", "",
+                  "| Metric | prefect-worker | Prefect's worker | Ratio |", "|---|---|---|---|"]
+        swift, python = results["scale"].get("swift", {}), results["scale"].get("python", {})
+        for metric in swift.keys() | python.keys():
+            s, p = swift.get(metric), python.get(metric)
+            ratio = f"{s / p:.3f}" if isinstance(s, (int, float)) and isinstance(p, (int, float)) and p else ""
+            fmt = lambda v: "-" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+            lines.append(f"| {metric} | {fmt(s)} | {fmt(p)} | {ratio} |")
+        lines.append("")
+    if "chaos" in results:
+        lines += ["## Chaos", "", "| Figure | Value |", "|---|---|"]
+        lines += [f"| {key} | {value} |" for key, value in results["chaos"].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=["scale", "chaos"], help="scale chaos")
+    parser.add_argument("--runs", type=int, default=5000, help="runs of the scale scenario (default 5000)")
+    parser.add_argument("--workers", type=int, default=10)
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--kinds", nargs="*", default=["python", "swift"])
+    parser.add_argument("--chaos-runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=20261130)
+    args = parser.parse_args()
+    workdir = RESULTS / "tmp" / ("production-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    workdir.mkdir(parents=True)
+    topology = ProductionTopology(workdir / "topology").start()
+    import prefect
+    results = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}",
+        "prefect_version": prefect.__version__,
+    }
+    try:
+        if "scale" in args.only:
+            results["scale_config"] = {"workers": args.workers, "limit": args.limit, "runs": args.runs}
+            results["scale"] = {}
+            for kind in args.kinds:
+                print(f"scale {kind}: {args.workers} workers x limit {args.limit}, {args.runs} runs", flush=True)
+                results["scale"][kind] = scale(topology, workdir, kind, args.workers, args.limit, args.runs)
+                print("  " + json.dumps(results["scale"][kind]), flush=True)
+        if "chaos" in args.only:
+            print(f"chaos: {args.chaos_runs} runs, seed {args.seed}", flush=True)
+            results["chaos"] = chaos(topology, workdir, args.chaos_runs, args.seed)
+    finally:
+        topology.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "production.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "production.md").write_text(render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
