@@ -3,80 +3,118 @@ import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
+import ServiceLifecycle
 
 /// Restart recovery: what a starting worker does with the runs an earlier worker process of this
 /// pool left in the ledger (it was killed, crashed, or the host rebooted).
 extension FlowRunExecutor {
-    /// Decides every ledger entry; returns the entries whose process still runs, to be adopted.
-    func recover(logger: Logger) async -> [LedgerEntry] {
-        guard let ledger else { return [] }
+    /// What a starting worker found in its ledger.
+    struct Recovery {
+        /// Entries whose process still runs: to be supervised again.
         var adopted: [LedgerEntry] = []
+        /// Entries of a dead worker process that was claiming a run or starting it: a request it
+        /// sent just before it died (a claim, a RUNNING) may still reach the server, so these are
+        /// decided `lateRequestSeconds` after this start (`recoverLater`).
+        var later: [LedgerEntry] = []
+    }
+
+    /// How long a request may still reach the server after its sender stopped waiting for it (a
+    /// request held by a proxy, or by a busy server): at least 30 s, and the request timeout.
+    var lateRequestSeconds: Double { max(30, configuration.api.requestTimeoutSeconds) }
+
+    /// Decides every ledger entry but those `Recovery.later` holds.
+    func recover(logger: Logger) async -> Recovery {
+        guard let ledger else { return Recovery() }
+        var recovery = Recovery()
         for var entry in ledger.entries() {
-            var logger = logger
-            logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
-            logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
             let writerAlive = entry.workerPid != getpid()
                 && ProcessIdentity.isRunning(pid: entry.workerPid, startTime: entry.workerStartTime)
-            if !writerAlive, entry.phase == .starting, let pid = ProcessTree.orphanedRunProcess(marker: Self.marker(of: entry.flowRunId)) {
+            if writerAlive { continue }
+            if entry.phase == .starting, let pid = ProcessTree.orphanedRunProcess(marker: Self.marker(of: entry.flowRunId)) {
                 // The earlier worker started the process and died before it wrote the pid down.
                 entry.phase = .running
                 entry.pid = pid
                 entry.pidStartTime = ProcessIdentity.startTime(of: pid)
             }
-            let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
-            let current: StateType?
-            var currentState: StateSnapshot?
-            if writerAlive {
-                current = nil
-            } else {
-                let flowRunId = entry.flowRunId
-                guard let known = await untilAnswered("read the flow run's state", logger: logger, { () -> FlowRun? in
-                    do {
-                        return try await api.readFlowRun(id: flowRunId)
-                    } catch let error as PrefectAPIError where error.status == 404 {
-                        return nil
-                    }
-                }) else { continue }
-                current = known?.currentStateType
-                currentState = known?.state
-            }
-            let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
-            let decision = RecoveryDecision.decide(
-                entry: entry, writerAlive: writerAlive, processAlive: processAlive, current: current,
-                currentState: currentState, now: Date())
-            switch decision {
-            case .leave:
+            if entry.phase == .claimed || entry.phase == .starting {
+                recovery.later.append(entry)
                 continue
-            case .forget:
-                ledger.remove(entry)
-                removeProfile(of: entry)
-            case .report(let proposal):
-                logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
-                await propose(proposal, for: run, logger: logger)
-                ledger.remove(entry)
-                removeProfile(of: entry)
-            case .restoreBeforeClaim(let transitionId):
-                logger.notice("a claim of an earlier worker process reached the server after the run had left SCHEDULED; restoring its state")
-                await restoreStateBefore(claim: transitionId, of: run, logger: logger)
-                ledger.remove(entry)
-            case .handBack:
-                let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
-                logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
-                await propose(proposal, for: run, logger: logger)
-                ledger.remove(entry)
-                removeProfile(of: entry)
-            case .adopt:
-                logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
-                var mine = entry
-                mine.workerPid = getpid()
-                mine.workerStartTime = Self.workerStartTime
-                // Under its own name now (the same name when the pid is the same, as for PID 1).
-                if entry.workerPid != mine.workerPid { ledger.remove(entry) }
-                ledger.record(mine)
-                adopted.append(mine)
             }
+            if let mine = await recoverOne(entry, logger: logger) { recovery.adopted.append(mine) }
         }
-        return adopted
+        return recovery
+    }
+
+    /// Decides the entries `recover` left for later, once a request their writer sent can no
+    /// longer land; a stop before that leaves them in the ledger for the next start.
+    func recoverLater(_ entries: [LedgerEntry], startedAt: ContinuousClock.Instant) async {
+        guard !entries.isEmpty else { return }
+        let wait = lateRequestSeconds - Double((clock.now - startedAt).components.seconds)
+        if wait > 0 {
+            logger.info(
+                "deciding \(entries.count) flow run(s) an earlier worker process was claiming or starting once its requests can no longer land",
+                metadata: ["in_s": "\(Int(wait))"])
+            let clock = self.clock
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(seconds: wait) }
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
+        }
+        for entry in entries {
+            if let mine = await recoverOne(entry, logger: logger) { await superviseAdopted(mine) }
+        }
+    }
+
+    /// Decides one entry of a dead worker process; returns it, as this process's, when its
+    /// process is to be adopted.
+    private func recoverOne(_ entry: LedgerEntry, logger: Logger) async -> LedgerEntry? {
+        guard let ledger else { return nil }
+        var logger = logger
+        logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
+        logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
+        let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
+        let flowRunId = entry.flowRunId
+        guard let known = await untilAnswered("read the flow run's state", logger: logger, { () -> FlowRun? in
+            do {
+                return try await api.readFlowRun(id: flowRunId)
+            } catch let error as PrefectAPIError where error.status == 404 {
+                return nil
+            }
+        }) else { return nil }
+        let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
+        let decision = RecoveryDecision.decide(
+            entry: entry, writerAlive: false, processAlive: processAlive, current: known?.currentStateType,
+            currentState: known?.state, now: Date())
+        switch decision {
+        case .leave:
+            return nil
+        case .forget:
+            ledger.remove(entry)
+            removeProfile(of: entry)
+        case .report(let proposal):
+            logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
+            await propose(proposal, for: run, logger: logger)
+            ledger.remove(entry)
+            removeProfile(of: entry)
+        case .restoreBeforeClaim(let transitionId):
+            logger.notice("a claim of an earlier worker process reached the server after the run had left SCHEDULED; restoring its state")
+            await restoreStateBefore(claim: transitionId, of: run, logger: logger)
+            ledger.remove(entry)
+        case .handBack:
+            let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
+            logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
+            await propose(proposal, for: run, logger: logger)
+            ledger.remove(entry)
+            removeProfile(of: entry)
+        case .adopt:
+            logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
+            var mine = entry
+            mine.workerPid = getpid()
+            mine.workerStartTime = Self.workerStartTime
+            // Under its own name now (the same name when the pid is the same, as for PID 1).
+            if entry.workerPid != mine.workerPid { ledger.remove(entry) }
+            ledger.record(mine)
+            return mine
+        }
+        return nil
     }
 
     /// The private profile directory of a run the earlier worker process could not clean up.

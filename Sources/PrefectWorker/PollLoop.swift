@@ -32,10 +32,12 @@ struct PollLoop: Service {
             controlChannel: controlChannel, ledger: ledger, logs: parts.logs, events: parts.events, metrics: parts.metrics,
             claimPauses: claimPauses, pythonCheck: parts.pythonCheck, clock: parts.clock, logger: logger)
         // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
-        let adopted = await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }
+        let startedAt = parts.clock.now
+        let recovery = await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }
         await withTaskGroup(of: Void.self) { drainDeadline in
             await withDiscardingTaskGroup { runs in
-                for entry in adopted {
+                runs.addTask { await executor.recoverLater(recovery.later, startedAt: startedAt) }
+                for entry in recovery.adopted {
                     await parts.slots.adopt(entry.flowRunId)
                     runs.addTask {
                         await executor.superviseAdopted(entry)

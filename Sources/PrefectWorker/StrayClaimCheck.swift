@@ -22,11 +22,8 @@ struct StrayClaimCheck: AfterSlotWork {
     let executor: FlowRunExecutor
     let logger: Logger
 
-    /// Well past the request timeout: the time a proxy or a slow server may hold a request.
-    var delaySeconds: Double { max(30, 3 * executor.configuration.api.requestTimeoutSeconds) }
-
     func run() async {
-        let (clock, delay) = (executor.clock, delaySeconds)
+        let (clock, delay) = (executor.clock, executor.lateRequestSeconds)
         try? await cancelWhenGracefulShutdown { try await clock.sleep(seconds: delay) }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
         let id = run.id

@@ -80,9 +80,10 @@ def test_claimed_run_that_never_started_is_handed_back_and_run(api, pool, start_
     kill_hard(first)
     assert api.run(run_id)["state_type"] == "PENDING"
 
-    start_worker(pool)
+    # A claimed run is decided once a request the dead worker sent can no longer land: 30 s.
+    start_worker(pool, env={"PREFECT_API_REQUEST_TIMEOUT": "10"})
 
-    assert api.wait_terminal(run_id, timeout=60)["state_type"] == "COMPLETED"
+    assert api.wait_terminal(run_id, timeout=90)["state_type"] == "COMPLETED"
     history = [(state["type"], state["message"] or "") for state in api.history(run_id)]
     assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
     assert marker.exists()
@@ -126,15 +127,17 @@ def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no
     leave(theirs, "claimed", claimTransitionId=claim_of_the_dead_worker)
     leave(finished, "claimed", claimTransitionId=late_claim)
 
-    worker = start_worker(pool)
+    # Entries of runs being claimed or started are decided once a request the dead worker sent
+    # can no longer land: 30 s after the start.
+    worker = start_worker(pool, env={"PREFECT_API_REQUEST_TIMEOUT": "10"})
 
     wait_for(lambda: "adopting a flow run" in worker.output(), 30, "the restarted worker to adopt the process")
-    crashed = api.wait_terminal(vanished, timeout=30)
+    crashed = api.wait_terminal(vanished, timeout=90)
     assert crashed["state_type"] == "CRASHED" and "while it was starting" in crashed["state"]["message"], crashed["state"]
     assert api.wait_terminal(mine, timeout=60)["state_type"] == "COMPLETED", "handed back, then run here"
     history = [(state["type"], state["message"] or "") for state in api.history(mine)]
     assert any(kind == "SCHEDULED" and "Worker restarted before" in message for kind, message in history), history
-    wait_for(lambda: not list(ledger.glob(f"{theirs}.*")), 30, "the other worker's claim to be dropped from the ledger")
+    wait_for(lambda: not list(ledger.glob(f"{theirs}.*")), 60, "the other worker's claim to be dropped from the ledger")
     assert api.run(theirs)["state_type"] == "PENDING", "another worker's claim is left to it"
     assert api.run(adopted)["state_type"] == "RUNNING"
     assert api.wait_terminal(finished, timeout=30)["state_type"] == "COMPLETED", "the state before the late claim, put back"
