@@ -132,7 +132,7 @@ def render(results: dict) -> str:
         lines += [f"## Scale: {config['workers']} workers x limit {config['limit']}, {config['runs']} plain-command runs", "",
                   "| Metric | prefect-worker | Prefect's worker | Ratio |", "|---|---|---|---|"]
         swift, python = results["scale"].get("swift", {}), results["scale"].get("python", {})
-        for metric in swift.keys() | python.keys():
+        for metric in [*swift, *(key for key in python if key not in swift)]:
             s, p = swift.get(metric), python.get(metric)
             ratio = f"{s / p:.3f}" if isinstance(s, (int, float)) and isinstance(p, (int, float)) and p else ""
             fmt = lambda v: "-" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))

@@ -109,6 +109,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                     csrfToken = try await self.csrfToken(policy: policy)
                     continue
                 }
+                if status == 502 || status == 504 { UnansweredAttempts.observer?() }
                 failure = .status(status)
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"), now: Date())
                 // Prefect's maintenance answer: retried without counting, for as long as it lasts.
@@ -120,6 +121,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 if Task.isCancelled { throw CancellationError() }
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 reachability.record(status: nil)
+                UnansweredAttempts.observer?()
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 // A kept-alive connection the server had already closed: the request never got an
                 // answer, so it is sent again at once on a fresh connection, once, quietly.

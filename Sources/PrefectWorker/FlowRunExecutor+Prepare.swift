@@ -40,9 +40,13 @@ extension FlowRunExecutor {
                 throw RunSkipped(reason: "its deployment \(deploymentId) was deleted", proposal: FinalStateDecision.deploymentDeleted(deploymentId))
             }
         }
-        // Waited for like the deployment: the flow's name goes into the run's environment, and an
-        // answer now means the server is there when the process starts.
-        let flow = await untilAnswered("read flow \(run.flowId)", logger: logger, { try await api.readFlow(id: run.flowId) }) ?? nil
+        // Waited for like the deployment: the flow's name goes into the run's environment. Read
+        // once per flow (FlowNames).
+        var flow = flowNames.flow(id: run.flowId)
+        if flow == nil {
+            flow = await untilAnswered("read flow \(run.flowId)", logger: logger, { try await api.readFlow(id: run.flowId) }) ?? nil
+            if let flow { flowNames.remember(flow) }
+        }
 
         let values = JobTemplateRenderer.mergeJobVariables(
             deployment: deployment?.jobVariables ?? [:], flowRun: run.jobVariables ?? [:])

@@ -96,7 +96,7 @@ extension FlowRunExecutor {
             removeProfile(of: entry)
         case .restoreBeforeClaim(let transitionId):
             logger.notice("a claim of an earlier worker process reached the server after the run had left SCHEDULED; restoring its state")
-            await restoreStateBefore(claim: transitionId, of: run, logger: logger)
+            await restoreStateBefore(transitionId, of: run, logger: logger)
             ledger.remove(entry)
         case .handBack:
             let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
@@ -114,6 +114,7 @@ extension FlowRunExecutor {
             ledger.record(mine)
             return mine
         }
+        _ = strays.take(run.id)
         return nil
     }
 
@@ -142,5 +143,6 @@ extension FlowRunExecutor {
         removeProfile(of: entry)
         await registry.unregister(run.id)
         ledger?.remove(run.id)
+        _ = strays.take(run.id)  // only final states were proposed: a late one leaves the run final
     }
 }

@@ -18,6 +18,10 @@ struct FlowRunExecutor: Sendable {
     let metrics: WorkerMetrics
     /// Runs whose claims were refused lately, left alone for a while.
     let claimPauses: ClaimPauses
+    /// The flows of the runs seen so far.
+    let flowNames = FlowNames()
+    /// Proposals with an attempt that went unanswered, per run in flight.
+    let strays = StrayTransitions()
     /// Whether `configuration.python` imports prefect (engine runs without a command need it).
     let pythonCheck: PythonCheck
     /// Timers and waits (docs/architecture.md, "Time").
@@ -45,10 +49,10 @@ struct FlowRunExecutor: Sendable {
         switch outcome {
         case .won:
             claimPauses.forget(run.id)
-        case .unsettled(let transitionId):
+        case .unsettled:
             metrics.claimAborted()
             claimPauses.refused(run.id, deploymentId: run.deploymentId)
-            return StrayClaimCheck(run: run, transitionId: transitionId, executor: self, logger: logger)
+            return LateAttemptCheck(run: run, transitions: strays.take(run.id), executor: self, logger: logger)
         case .refused(let serverDelay, let refusal):
             metrics.claimAborted()
             let pause = claimPauses.refused(run.id, deploymentId: run.deploymentId, serverDelay: serverDelay, refusal: refusal)
@@ -65,13 +69,16 @@ struct FlowRunExecutor: Sendable {
         giveWorkerLabels(to: run, logger: logger)
         let (events, postEvent) = await registry.register(run.id)
         await registry.noteState(run.id, .pending)
-        let hooks = await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
+        let hooks: (any AfterSlotWork)? = await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
         ledger?.remove(run.id)
         // Before the poll loop frees this run's slot and polls: a run waiting for this
         // deployment's concurrency slot is proposed in that poll.
         if let deploymentId = run.deploymentId { claimPauses.slotFreed(deploymentId: deploymentId) }
-        return hooks
+        let stray = strays.take(run.id)
+        let check: (any AfterSlotWork)? = stray.isEmpty ? nil : LateAttemptCheck(run: run, transitions: stray, executor: self, logger: logger)
+        let works: [any AfterSlotWork] = [hooks, check].compactMap { $0 }
+        return works.isEmpty ? nil : AfterSlotWorks(works: works)
     }
 
     /// Patches the worker's and pool's labels onto the claimed run, as Prefect's worker does, but
@@ -169,7 +176,9 @@ struct FlowRunExecutor: Sendable {
         func givenUp(_ refused: ClaimOutcome) -> ClaimOutcome { attempt > 0 ? .unsettled(transitionId: transitionId) : refused }
         while !Task.isCancelled {
             do {
-                let answer = try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
+                let answer = try await UnansweredAttempts.$observer.withValue({ [strays] in strays.note(transitionId, of: run.id) }) {
+                    try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
+                }
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
                     return .won
@@ -226,15 +235,15 @@ struct FlowRunExecutor: Sendable {
         return .refused(serverDelay: nil)
     }
 
-    /// Puts back the state a run had before the claim sent with `transitionId` landed on it.
-    func restoreStateBefore(claim transitionId: String, of run: FlowRun, logger: Logger) async {
+    /// Puts back the state a run had before the proposal sent with `transitionId` landed on it.
+    func restoreStateBefore(_ transitionId: String, of run: FlowRun, logger: Logger) async {
         guard let history = await untilAnswered("read the flow run's history", logger: logger, {
             try await api.stateHistory(flowRunId: run.id)
         }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
-            logger.error("a claim landed on the flow run and its previous state cannot be found; leaving it PENDING")
+            logger.error("a state of the flow run set late by this worker's request cannot be undone: its previous state cannot be found")
             return
         }
-        logger.warning("a claim reached the server after the run had left SCHEDULED; restoring its \(previous.name) state")
+        logger.warning("a request of this worker reached the server after the run had moved on; restoring its \(previous.name) state")
         await propose(previous, for: run, logger: logger)
     }
 
@@ -245,8 +254,10 @@ struct FlowRunExecutor: Sendable {
     @discardableResult
     func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
         let transitionId = UUID().uuidString.lowercased()
-        let answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
-            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId).landed(transitionId: transitionId)
+        let answer = await UnansweredAttempts.$observer.withValue({ [strays] in strays.note(transitionId, of: run.id) }) {
+            await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
+                try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId).landed(transitionId: transitionId)
+            }
         }
         if let answer {
             if answer.status == .accept { await registry.noteState(run.id, proposal.type) }

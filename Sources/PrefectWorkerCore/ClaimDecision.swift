@@ -83,17 +83,21 @@ extension ClaimDecision {
         case restorePrevious
     }
 
-    /// What a stray claim that took a SCHEDULED run proposes: the run back, due now.
-    public static func strayClaimHandBack(now: Date) -> StateProposal {
-        var proposal = StateProposal(
-            type: .scheduled, message: "The worker's claim reached the server after the worker had given it up; rescheduled.",
-            force: true)
-        proposal.scheduledTime = now
-        return proposal
-    }
-
     public static func stray(current: StateSnapshot?, transitionId: String) -> StrayClaim {
         guard let current, current.type == .pending, current.stateDetails?.transitionId == transitionId else { return .none }
         return current.leftScheduled ? .handBack : .restorePrevious
+    }
+}
+
+extension ClaimDecision {
+    /// Which of `transitions` (proposals of this worker with an attempt that went unanswered) the
+    /// run's state is now, when that state is not final: the attempt landed after the worker had
+    /// moved the run on (a RUNNING after its COMPLETED, a claim after another worker's run), and
+    /// the state before it is to be put back. Nil when there is nothing to undo.
+    public static func landedLate(current: StateSnapshot?, of transitions: Set<String>) -> String? {
+        guard let current, !current.type.isTerminal, let transitionId = current.stateDetails?.transitionId,
+            transitions.contains(transitionId)
+        else { return nil }
+        return transitionId
     }
 }

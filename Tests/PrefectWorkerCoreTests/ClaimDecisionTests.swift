@@ -112,10 +112,17 @@ private let claimCases: [ClaimCase] = [
         #expect(ClaimDecision.stray(current: current, transitionId: "mine") == expected)
     }
 
-    @Test func aHandBackIsDueNowAndForced() {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let proposal = ClaimDecision.strayClaimHandBack(now: now)
-        #expect(proposal.type == .scheduled && proposal.force && proposal.scheduledTime == now)
+    /// The live worker's second look: the state of a late attempt is undone unless it is final.
+    @Test(arguments: [
+        (StateSnapshot(type: .running, transitionId: "late-running"), "late-running"),  // after COMPLETED
+        (StateSnapshot(type: .pending, transitionId: "late-claim"), "late-claim"),
+        (StateSnapshot(type: .scheduled, transitionId: "late-scheduled"), "late-scheduled"),  // a hand-back after a finish
+        (StateSnapshot(type: .completed, transitionId: "late-running"), nil),  // final: kept
+        (StateSnapshot(type: .running, transitionId: "someone-else"), nil),
+        (StateSnapshot(type: .running), nil),
+    ] as [(StateSnapshot, String?)])
+    func aLateAttemptsStateIsUndoneUnlessFinal(_ current: StateSnapshot, _ expected: String?) {
+        #expect(ClaimDecision.landedLate(current: current, of: ["late-running", "late-claim", "late-scheduled"]) == expected)
     }
 }
 
