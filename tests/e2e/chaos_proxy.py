@@ -47,6 +47,7 @@ class ChaosProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"chaos-proxy-{upstream_port}", daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._scripted: list[tuple[Callable[[bytes], bool], str, float]] = []
+        self._serving: set[asyncio.Task] = set()
 
     @property
     def url(self) -> str:
@@ -108,6 +109,10 @@ class ChaosProxy:
     # MARK: - Serving
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter):
+        # Held here: asyncio keeps only a weak hold on a connection's task, and a stalled request
+        # whose worker hung up must still be passed on, not collected.
+        task = asyncio.current_task()
+        self._serving.add(task)
         try:
             while True:
                 try:
@@ -151,6 +156,7 @@ class ChaosProxy:
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             return
         finally:
+            self._serving.discard(task)
             if not client_writer.is_closing():
                 client_writer.close()
 

@@ -78,7 +78,8 @@ class SupervisedWorker:
 
 def run_chaos(topology: ProductionTopology, home: Path, runs: int, seed: int, workers: int = 4, limit: int = 10,
               rates: FaultRates = FaultRates(reset=0.02, hang=0.005, error=0.03, truncate=0.01, stall=0.01),
-              kill_every: tuple[float, float] = (10, 20), deadline_seconds: float = 600) -> ChaosReport:
+              kill_every: tuple[float, float] = (10, 20), deadline_seconds: float = 600,
+              settle_seconds: float = 40) -> ChaosReport:
     home.mkdir(parents=True, exist_ok=True)
     chaos = random.Random(seed)
     api = PrefectAPI(topology.urls[0])
@@ -113,6 +114,13 @@ def run_chaos(topology: ProductionTopology, home: Path, runs: int, seed: int, wo
                 if (sample := worker.rss_kib()) is not None:
                     rss.setdefault(f"{worker.name}#{worker.starts}", []).append(sample)
         seconds = time.monotonic() - started
+        # The faults stop; the workers keep running while a request held or cut before can still
+        # land (their late-attempt checks undo what such a request set), then every run must still
+        # be final.
+        for proxy in proxies:
+            proxy.enabled = False
+        time.sleep(settle_seconds)
+        not_terminal = [run["id"] for run in api.runs(run_ids) if run["state_type"] not in TERMINAL]
     finally:
         for worker in supervised:
             worker.worker.stop()

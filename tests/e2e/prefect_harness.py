@@ -29,11 +29,13 @@ _next_port = iter(range(_PORT_BLOCK))
 
 
 def free_port() -> int:
-    """A port free on 127.0.0.1 now, from a block of its own for each pytest-xdist process (gw0,
-    gw1, ...) below the kernel's ephemeral range (32768-): test processes running side by side never
-    pick the same port, and no client connection takes it between this call and the bind."""
-    xdist_process = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    first = 20000 + xdist_process * _PORT_BLOCK
+    """A port free on 127.0.0.1 now, from a block of its own for each pytest-xdist process (gw0 to
+    gw7; another process, such as the serial phase or a benchmark, takes one of blocks 8 to 11 by
+    its pid) below the kernel's ephemeral range (32768-): test processes running side by side do
+    not pick the same port, and no client connection takes it between this call and the bind."""
+    xdist = os.environ.get("PYTEST_XDIST_WORKER")
+    block = int(xdist.removeprefix("gw")) % 8 if xdist else 8 + os.getpid() % 4
+    first = 20000 + block * _PORT_BLOCK
     for offset in _next_port:
         with socket.socket() as sock:
             try:
