@@ -82,7 +82,9 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
         for index in range(workers)]
     try:
         makespan, present = wait_for_markers(markers, runs, started_wall, stall=60, timeout=7200)
-        deadline = time.monotonic() + 600
+        # Prefect's worker reports no final state for a plain command (its runs stay RUNNING):
+        # only prefect-worker's runs are waited for.
+        deadline = time.monotonic() + (600 if kind == "swift" else 0)
         left = list(run_ids)
         while left and time.monotonic() < deadline:
             left = [run["id"] for run in api.runs(left) if run["state_type"] not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
@@ -90,6 +92,7 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
         worker_cpu = sum(cpu_seconds(worker.pid) for worker in pool_workers)
         server_cpu = tree_cpu_seconds(topology_pids(topology)) - server_cpu_before
         requests = sum(api_requests(port) for port in ports) if kind == "swift" else None
+        by_route = requests_by_route(ports) if kind == "swift" else {}
         rss_mb = sum(memory_kb(worker.pid)["rss"] for worker in pool_workers) / 1024 / workers
     finally:
         for worker in pool_workers:
@@ -104,7 +107,21 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
     }
     if requests is not None:
         result["api_requests_per_run"] = requests / runs
+        for route, count in sorted(by_route.items(), key=lambda item: -item[1]):
+            result[f"requests_per_run {route}"] = count / runs
     return result
+
+
+def requests_by_route(ports: list[int]) -> dict[str, float]:
+    """The workers' API requests (every answer code) per route, from their /metrics."""
+    import httpx
+    counts: dict[str, float] = {}
+    for port in ports:
+        for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+            if line.startswith("prefect_worker_api_requests_total{") and 'route="' in line:
+                route = line.split('route="', 1)[1].split('"', 1)[0]
+                counts[route] = counts.get(route, 0) + float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def chaos(topology: ProductionTopology, workdir: Path, runs: int, seed: int) -> dict:

@@ -48,21 +48,22 @@ extension HTTPPrefectAPI {
         return try decode([ScheduledFlowRun].self, answer, route: "POST \(path)")
     }
 
-    public func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
-        -> OrchestrationResult
+    public func setState(flowRunId: String, proposal: StateProposal, transitionId: String, unanswered: UnansweredAttempt?)
+        async throws -> OrchestrationResult
     {
-        try await setState(flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: nil)
+        try await setState(flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: nil, unanswered: unanswered)
     }
 
-    public func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String) async throws
-        -> OrchestrationResult
+    public func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String, unanswered: UnansweredAttempt?)
+        async throws -> OrchestrationResult
     {
-        try await setState(flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: RetryPolicy(maxRetries: 0))
+        try await setState(
+            flowRunId: flowRunId, proposal: proposal, transitionId: transitionId, policy: RetryPolicy(maxRetries: 0), unanswered: unanswered)
     }
 
-    private func setState(flowRunId: String, proposal: StateProposal, transitionId: String, policy: RetryPolicy?) async throws
-        -> OrchestrationResult
-    {
+    private func setState(
+        flowRunId: String, proposal: StateProposal, transitionId: String, policy: RetryPolicy?, unanswered: UnansweredAttempt?
+    ) async throws -> OrchestrationResult {
         var details: [String: JSONValue] = ["transition_id": .string(transitionId)]
         if let scheduledTime = proposal.scheduledTime { details["scheduled_time"] = .string(Self.timestamp(scheduledTime)) }
         var state: [String: JSONValue] = [
@@ -74,7 +75,7 @@ extension HTTPPrefectAPI {
         if let data = proposal.data { state["data"] = data }
         let body: JSONValue = ["state": .object(state), "force": .bool(proposal.force)]
         let path = "/flow_runs/\(flowRunId)/set_state"
-        let answer = try await send(.POST, path, json: try Self.encode(body), policy: policy)
+        let answer = try await send(.POST, path, json: try Self.encode(body), policy: policy, unanswered: unanswered)
         return try decode(OrchestrationResult.self, answer, route: "POST \(path)")
     }
 

@@ -67,7 +67,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
     /// `accepting`, throws `PrefectAPIError` otherwise.
     func send(
         _ method: HTTPMethod, _ path: String, json body: Data? = nil, accepting: Set<Int> = [],
-        policy: RetryPolicy? = nil
+        policy: RetryPolicy? = nil, unanswered: UnansweredAttempt? = nil
     ) async throws -> Answer {
         let policy = (policy ?? retry).applying(configuration.clientRetry)
         let route = "\(method.rawValue) \(path)"
@@ -109,7 +109,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                     csrfToken = try await self.csrfToken(policy: policy)
                     continue
                 }
-                if status == 502 || status == 504 { UnansweredAttempts.observer?() }
+                if status == 502 || status == 504 { unanswered?() }
                 failure = .status(status)
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"), now: Date())
                 // Prefect's maintenance answer: retried without counting, for as long as it lasts.
@@ -121,7 +121,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 if Task.isCancelled { throw CancellationError() }
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 reachability.record(status: nil)
-                UnansweredAttempts.observer?()
+                unanswered?()
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 // A kept-alive connection the server had already closed: the request never got an
                 // answer, so it is sent again at once on a fresh connection, once, quietly.

@@ -19,12 +19,15 @@ public protocol PrefectAPI: Sendable {
     /// `POST /work_pools/{pool}/get_scheduled_flow_runs`, retried per `retry`.
     func scheduledFlowRuns(pool: String, queues: [String], scheduledBefore: Date, limit: Int?, retry: RetryPolicy) async throws
         -> [ScheduledFlowRun]
-    /// `POST /flow_runs/{id}/set_state`, retried with the same `transitionId`.
-    func setState(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
+    /// `POST /flow_runs/{id}/set_state`, retried with the same `transitionId`; `unanswered` is
+    /// called for each attempt that went unanswered (`UnansweredAttempt`).
+    func setState(flowRunId: String, proposal: StateProposal, transitionId: String, unanswered: UnansweredAttempt?) async throws
+        -> OrchestrationResult
     /// `POST /flow_runs/{id}/set_state` once, without retries: for the claim, which must not be
     /// re-sent blindly (PENDING is accepted again after a terminal state, so a blind retry could
     /// claim a run that another worker has already finished).
-    func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String) async throws -> OrchestrationResult
+    func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String, unanswered: UnansweredAttempt?) async throws
+        -> OrchestrationResult
     /// `GET /flow_runs/{id}`.
     func readFlowRun(id: String) async throws -> FlowRun
     /// `GET /deployments/{id}`; nil when it was deleted.

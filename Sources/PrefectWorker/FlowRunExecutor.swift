@@ -176,9 +176,8 @@ struct FlowRunExecutor: Sendable {
         func givenUp(_ refused: ClaimOutcome) -> ClaimOutcome { attempt > 0 ? .unsettled(transitionId: transitionId) : refused }
         while !Task.isCancelled {
             do {
-                let answer = try await UnansweredAttempts.$observer.withValue({ [strays] in strays.note(transitionId, of: run.id) }) {
-                    try await api.setStateOnce(flowRunId: run.id, proposal: .claim, transitionId: transitionId)
-                }
+                let answer = try await api.setStateOnce(
+                    flowRunId: run.id, proposal: .claim, transitionId: transitionId, unanswered: { [strays] in strays.note(transitionId, of: run.id) })
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
                     return .won
@@ -254,10 +253,10 @@ struct FlowRunExecutor: Sendable {
     @discardableResult
     func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
         let transitionId = UUID().uuidString.lowercased()
-        let answer = await UnansweredAttempts.$observer.withValue({ [strays] in strays.note(transitionId, of: run.id) }) {
-            await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
-                try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId).landed(transitionId: transitionId)
-            }
+        let unanswered: UnansweredAttempt = { [strays] in strays.note(transitionId, of: run.id) }
+        let answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
+            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId, unanswered: unanswered)
+                .landed(transitionId: transitionId)
         }
         if let answer {
             if answer.status == .accept { await registry.noteState(run.id, proposal.type) }

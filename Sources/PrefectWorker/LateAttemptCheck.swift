@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// The state proposals of each run (the claim included) that had an attempt go unanswered
-/// (`UnansweredAttempts`): such an attempt may reach the server late, after the worker has moved
+/// (`UnansweredAttempt`): such an attempt may reach the server late, after the worker has moved
 /// the run on, and the server takes it (RUNNING after COMPLETED, PENDING after a finish).
 final class StrayTransitions: Sendable {
     private let byRun = Mutex<[String: Set<String>]>([:])
