@@ -157,7 +157,7 @@ struct FlowRunExecutor: Sendable {
         /// Not ours (another worker has it, or a server rule said no); `serverDelay` is a WAIT's delay.
         case refused(serverDelay: Double?, refusal: ClaimBackoff.Refusal = .other)
         case deploymentMissing
-        /// Not ours, but an earlier attempt went unanswered: it may still land (`StrayClaimCheck`).
+        /// Not ours, but an earlier attempt went unanswered: it may still land (`LateAttemptCheck`).
         case unsettled(transitionId: String)
     }
 
