@@ -222,9 +222,7 @@ struct FlowRunExecutor: Sendable {
     /// if the state before ours was SCHEDULED after all, the run is ours (true); otherwise the state
     /// it had is put back, so the run is neither run twice nor left PENDING (false).
     private func claimLandedOnScheduledRun(_ run: FlowRun, claimedWith transitionId: String, logger: Logger) async -> ClaimOutcome {
-        guard let history = await untilAnswered("read the flow run's history", logger: logger, {
-            try await api.stateHistory(flowRunId: run.id)
-        }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
+        guard let previous = await stateBefore(transitionId, of: run, logger: logger) else {
             logger.error("claimed a run whose previous state cannot be found; not starting it")
             return .refused(serverDelay: nil)
         }
@@ -236,14 +234,20 @@ struct FlowRunExecutor: Sendable {
 
     /// Puts back the state a run had before the proposal sent with `transitionId` landed on it.
     func restoreStateBefore(_ transitionId: String, of run: FlowRun, logger: Logger) async {
-        guard let history = await untilAnswered("read the flow run's history", logger: logger, {
-            try await api.stateHistory(flowRunId: run.id)
-        }), let previous = StateRestoration.previousState(in: history, before: transitionId) else {
+        guard let previous = await stateBefore(transitionId, of: run, logger: logger) else {
             logger.error("a state of the flow run set late by this worker's request cannot be undone: its previous state cannot be found")
             return
         }
         logger.warning("a request of this worker reached the server after the run had moved on; restoring its \(previous.name) state")
         await propose(previous, for: run, logger: logger)
+    }
+
+    /// The state the run had before the one set with `transitionId`, from its history.
+    private func stateBefore(_ transitionId: String, of run: FlowRun, logger: Logger) async -> StateProposal? {
+        let history = await untilAnswered("read the flow run's history", logger: logger, {
+            try await api.stateHistory(flowRunId: run.id)
+        })
+        return history.flatMap { StateRestoration.previousState(in: $0, before: transitionId) }
     }
 
     // MARK: - Final state
