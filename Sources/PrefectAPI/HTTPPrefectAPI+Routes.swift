@@ -91,6 +91,22 @@ extension HTTPPrefectAPI {
         return try decode(Deployment.self, answer, route: "GET \(path)")
     }
 
+    public func readFlowRuns(ids: [String]) async throws -> [FlowRun] {
+        try await filter([FlowRun].self, "/flow_runs/filter", ["flow_runs": ["id": ["any_": .array(ids.map { .string($0) })]]], count: ids.count)
+    }
+
+    public func readDeployments(ids: [String]) async throws -> [Deployment] {
+        try await filter(
+            [Deployment].self, "/deployments/filter", ["deployments": ["id": ["any_": .array(ids.map { .string($0) })]]], count: ids.count)
+    }
+
+    /// `POST {path}` with `criteria` and a limit of `count`.
+    private func filter<T: Decodable>(_ type: T.Type, _ path: String, _ criteria: [String: JSONValue], count: Int) async throws -> T {
+        var body = criteria
+        body["limit"] = .number(Double(max(count, 1)))
+        return try decode(type, try await send(.POST, path, json: try Self.encode(.object(body))), route: "POST \(path)")
+    }
+
     public func readFlow(id: String) async throws -> Flow? {
         let path = "/flows/\(id)"
         let answer = try await send(.GET, path, accepting: [404])

@@ -30,8 +30,12 @@ public protocol PrefectAPI: Sendable {
         -> OrchestrationResult
     /// `GET /flow_runs/{id}`.
     func readFlowRun(id: String) async throws -> FlowRun
+    /// `POST /flow_runs/filter` by id: the runs of `ids` that exist (at most 200 ids).
+    func readFlowRuns(ids: [String]) async throws -> [FlowRun]
     /// `GET /deployments/{id}`; nil when it was deleted.
     func readDeployment(id: String) async throws -> Deployment?
+    /// `POST /deployments/filter` by id: the deployments of `ids` that exist (at most 200 ids).
+    func readDeployments(ids: [String]) async throws -> [Deployment]
     /// `GET /flows/{id}`; nil when it was deleted.
     func readFlow(id: String) async throws -> Flow?
     /// `GET /block_types/slug/{slug}/block_documents/name/{name}?include_secrets=true`; nil when

@@ -93,9 +93,10 @@ extension FlowRunExecutor {
             if let state { await registry.noteState(run.id, state) }
             return false
         }
+        // Read with the other runs that ended meanwhile (`BatchedReads`).
         let current = await untilAnswered("read the flow run's state", logger: logger) {
-            try await api.readFlowRun(id: run.id)
-        }
+            try await reads.flowRuns.read(run.id)
+        } ?? nil
         let proposal: StateProposal?
         switch outcome {
         case .exited(let exit) where HandBack.applies(exit: exit, reporting: reporting, current: current?.currentStateType):

@@ -31,7 +31,7 @@ extension FlowRunExecutor {
         if let deploymentId = run.deploymentId {
             // A server that is briefly away must not crash a claimed run: wait for an answer.
             guard let answer = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
-                try await api.readDeployment(id: deploymentId)
+                try await reads.deployments.read(deploymentId)
             }) else {
                 throw PreparationError(message: "could not read deployment \(deploymentId)")
             }

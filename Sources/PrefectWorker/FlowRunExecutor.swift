@@ -22,6 +22,8 @@ struct FlowRunExecutor: Sendable {
     let flowNames = FlowNames()
     /// Proposals with an attempt that went unanswered, per run in flight.
     let strays = StrayTransitions()
+    /// Deployment and state reads shared between runs.
+    let reads: BatchedServerReads
     /// Whether `configuration.python` imports prefect (engine runs without a command need it).
     let pythonCheck: PythonCheck
     /// Timers and waits (docs/architecture.md, "Time").
@@ -102,7 +104,7 @@ struct FlowRunExecutor: Sendable {
     private func endRunOfDeletedDeployment(_ run: FlowRun, logger: Logger) async {
         guard let deploymentId = run.deploymentId,
             let exists = await untilAnswered("read deployment \(deploymentId)", logger: logger, {
-                try await api.readDeployment(id: deploymentId) != nil
+                try await reads.deployments.read(deploymentId) != nil
             }), !exists
         else {
             claimPauses.refused(run.id, deploymentId: run.deploymentId)
