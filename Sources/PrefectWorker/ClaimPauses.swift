@@ -28,6 +28,10 @@ final class ClaimPauses: Sendable {
         backoff.withLock { $0.isPaused(flowRunId, now: now) }
     }
 
+    func isContended(now: Date = Date()) -> Bool {
+        backoff.withLock { $0.isContended(now: now) }
+    }
+
     func pausedCount(now: Date = Date()) -> Int {
         backoff.withLock { $0.pausedCount(now: now) }
     }

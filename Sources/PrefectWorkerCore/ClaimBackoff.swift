@@ -34,6 +34,8 @@ public struct ClaimBackoff: Sendable, Equatable {
     public let slotCap: Double
     public let capacity: Int
     public private(set) var entries: [String: Entry] = [:]
+    /// When a claim was last refused for another reason than a concurrency slot (`ClaimSpread`).
+    public private(set) var lastContention: Date?
 
     public init(base: Double = 5, cap: Double = 300, slotCap: Double = 30, capacity: Int = 1024) {
         self.base = base
@@ -54,6 +56,7 @@ public struct ClaimBackoff: Sendable, Equatable {
         _ flowRunId: String, deploymentId: String? = nil, now: Date, serverDelay: Double? = nil, refusal: Refusal = .other
     ) -> Double {
         prune(now: now)
+        if refusal == .other { lastContention = now }
         let refusals = (entries[flowRunId]?.refusals ?? 0) + 1
         let grown = refusal == .waitingForSlot ? min(slotCap, pause(afterRefusals: refusals)) : pause(afterRefusals: refusals)
         let pause = max(grown, serverDelay ?? 0)
@@ -90,6 +93,12 @@ public struct ClaimBackoff: Sendable, Equatable {
     /// server returns first, being the oldest) cannot crowd out claimable ones.
     public func pausedCount(now: Date) -> Int {
         entries.values.count { $0.notBefore > now }
+    }
+
+    /// Whether a claim of this worker was lost lately: it spreads its claims (`ClaimSpread`).
+    public func isContended(now: Date) -> Bool {
+        guard let lastContention else { return false }
+        return now.timeIntervalSince(lastContention) < ClaimSpread.memorySeconds
     }
 
     /// Forgets runs whose pause ended more than `cap` ago: their refusals no longer count.
