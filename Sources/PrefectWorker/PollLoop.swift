@@ -30,7 +30,7 @@ struct PollLoop: Service {
         let executor = FlowRunExecutor(
             api: parts.api, configuration: configuration, poolCache: registered.cache, registry: parts.registry,
             controlChannel: controlChannel, ledger: ledger, logs: parts.logs, events: parts.events, metrics: parts.metrics,
-            claimPauses: claimPauses, pythonCheck: parts.pythonCheck, clock: parts.clock, logger: logger)
+            claimPauses: claimPauses, reads: BatchedServerReads(api: parts.api, clock: parts.clock), pythonCheck: parts.pythonCheck, clock: parts.clock, logger: logger)
         // Reconciling waits for the server; a stop meanwhile ends it (what is left stays in the ledger).
         let startedAt = parts.clock.now
         let recovery = await cancelWhenGracefulShutdown { await executor.recover(logger: logger) }
@@ -73,11 +73,13 @@ struct PollLoop: Service {
         let cadence = configuration.pollCadence
         while !Task.isShuttingDownGracefully && !Task.isCancelled && parts.watch.fatalReason == nil {
             let streamSubscribed = parts.health.isEventStreamSubscribed
+            let contended = pauses.isContended()
             let polled = await cancelWhenGracefulShutdown {
-                await poll(pauses: pauses, lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed))
+                await poll(pauses: pauses, contended: contended, lookaheadSeconds: cadence.lookaheadSeconds(streamSubscribed: streamSubscribed))
             }
             let (due, nextClaimAt) = cadence.split(polled, now: Date())
-            for scheduled in due where !pauses.isPaused(scheduled.flowRun.id) {
+            var random = SystemRandomNumberGenerator()
+            for scheduled in ClaimSpread.order(due, contended: contended, using: &random) where !pauses.isPaused(scheduled.flowRun.id) {
                 let id = scheduled.flowRun.id
                 guard await slots.reserve(id) else { continue }
                 runs.addTask {
@@ -143,9 +145,10 @@ struct PollLoop: Service {
 
     /// One poll: the runs due before now + prefetch (+ lookahead), at most as many as there are free
     /// slots, plus as many as are paused after refused claims (the server returns the oldest first,
-    /// so paused runs must not crowd out the others). Retried while the server is busy or away,
+    /// so paused runs must not crowd out the others), plus a window to spread the claims in while
+    /// other workers take the same runs (`ClaimSpread`). Retried while the server is busy or away,
     /// never waiting longer than the poll interval between attempts.
-    private func poll(pauses: ClaimPauses, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
+    private func poll(pauses: ClaimPauses, contended: Bool, lookaheadSeconds: Double) async -> [ScheduledFlowRun] {
         let configuration = parts.configuration
         guard let plan = PollPlan.make(
             now: Date(), prefetchSeconds: configuration.prefetchSeconds + lookaheadSeconds, freeSlots: await parts.slots.capacity)
@@ -156,7 +159,7 @@ struct PollLoop: Service {
         do {
             let runs = try await parts.api.scheduledFlowRuns(
                 pool: configuration.poolName, queues: configuration.workQueues, scheduledBefore: plan.scheduledBefore,
-                limit: plan.limit.map { $0 + min(pauses.pausedCount(), 100) },
+                limit: plan.limit.map { $0 + min(pauses.pausedCount(), 100) + ClaimSpread.extra(freeSlots: $0, contended: contended) },
                 retry: .periodic(every: configuration.pollCadence.querySeconds))
             parts.watch.answered()
             parts.health.pollSucceeded()
