@@ -5,21 +5,30 @@ import PrefectWorkerCore
 import Synchronization
 
 /// Sends the worker's events (`WorkerEvents`) to `POST /events` in the background, never holding
-/// up a run: each event is retried while the server is busy or away (backoff up to 30 s), at most
-/// `maxPending` wait at once (a new one beyond that is dropped with a debug line), a 4xx answer drops it,
-/// and at stop at most a few seconds are spent on what is still waiting.
+/// up a run. Events go together: the first one waits `gatherSeconds` for others, and what comes
+/// while a request is out goes in the next one, up to `maxBatch` in a request, so a busy worker
+/// sends one request for many runs' events rather than two per run (docs/architecture.md,
+/// "Requests per run"). A request is retried while the server is busy or away (backoff up to 30 s),
+/// at most `maxPending` events wait (a new one beyond that is dropped with a debug line), a 4xx
+/// answer drops the request's events, and at stop at most a few seconds are spent on what is
+/// still waiting.
 final class EventEmitter: Sendable {
     static let maxPending = 256
+    static let maxBatch = 100
+    static let gatherSeconds = 0.5
     private let api: any PrefectAPI
     private let logger: Logger
     private struct State {
         var factory: WorkerEvents?
         var startedId: String?
-        var inFlight: [UUID: Task<Void, Never>] = [:]
+        var pending: [JSONValue] = []
+        /// Sends what is pending, one request after another, until nothing is left.
+        var sender: Task<Void, Never>?
+        var stopping = false
     }
 
     private let state = Mutex(State())
-    /// Fired when the last send in flight ended.
+    /// Fired when the sender has nothing left.
     private let drained: WakeSignal
     private let clock: any WorkerClock
 
@@ -55,29 +64,27 @@ final class EventEmitter: Sendable {
 
     /// Emits `prefect.worker.stopped` and waits up to `seconds` for what is still being sent.
     func workerStopped(waitingUpTo seconds: Double = 5) async {
-        let (factory, startedId) = state.withLock { ($0.factory, $0.startedId) }
+        let (factory, startedId) = state.withLock { state in
+            state.stopping = true
+            return (state.factory, state.startedId)
+        }
         if let factory { send(factory.stopped(id: UUID().uuidString.lowercased(), at: Date(), follows: startedId)) }
-        // Waits for the sends to end without awaiting them: one may be stuck in a connect.
+        // Waits for the sender to end without awaiting it: it may be stuck in a connect.
         let deadline = clock.now + .seconds(seconds)
-        while !state.withLock({ $0.inFlight.isEmpty }), clock.now < deadline, !Task.isCancelled {
+        while state.withLock({ $0.sender != nil }), clock.now < deadline, !Task.isCancelled {
             await drained.wait(upTo: (deadline - clock.now).inSeconds)
         }
         // What the server did not take in time is given up.
-        for task in state.withLock({ Array($0.inFlight.values) }) { task.cancel() }
+        state.withLock { $0.sender }?.cancel()
     }
 
     private func send(_ event: JSONValue) {
-        let key = UUID()
-        // Under the lock, so the task's own removal (which takes it too) comes after the insertion.
+        // Under the lock, so the sender's last look at the queue and a new event cannot cross.
         let full: Bool = state.withLock { state in
-            guard state.inFlight.count < Self.maxPending else { return true }
-            state.inFlight[key] = Task { [api, logger, weak self] in
-                do {
-                    try await api.emitEvents([event])
-                } catch {
-                    logger.debug("event not sent: \(error)", metadata: ["event": "\(event["event"]?.stringValue ?? "")"])
-                }
-                self?.finished(key)
+            guard state.pending.count < Self.maxPending else { return true }
+            state.pending.append(event)
+            if state.sender == nil {
+                state.sender = Task { [weak self] in await self?.sendPending() }
             }
             return false
         }
@@ -88,11 +95,28 @@ final class EventEmitter: Sendable {
         }
     }
 
-    private func finished(_ key: UUID) {
-        let empty: Bool = state.withLock { state in
-            state.inFlight.removeValue(forKey: key)
-            return state.inFlight.isEmpty
+    private func sendPending() async {
+        if !state.withLock({ $0.stopping }) { try? await clock.sleep(seconds: Self.gatherSeconds) }
+        while true {
+            let batch: [JSONValue] = state.withLock { state in
+                let batch = Array(state.pending.prefix(Self.maxBatch))
+                state.pending.removeFirst(batch.count)
+                if batch.isEmpty { state.sender = nil }
+                return batch
+            }
+            if batch.isEmpty { break }
+            if Task.isCancelled {
+                state.withLock { $0.sender = nil }
+                break
+            }
+            do {
+                try await api.emitEvents(batch)
+            } catch {
+                logger.debug(
+                    "\(batch.count) event(s) not sent: \(error)",
+                    metadata: ["event": "\(batch.compactMap { $0["event"]?.stringValue }.joined(separator: ","))"])
+            }
         }
-        if empty { drained.fire() }
+        drained.fire()
     }
 }
