@@ -1,11 +1,13 @@
 import PrefectAPI
 import PrefectWorkerCore
+import Synchronization
 
 /// Reads one record by id, sharing a filter request with the other runs that read the same kind
 /// of record at the same time (`ReadBatching` decides which reads go together). `fetch` reads
 /// many ids in one request and returns the records it found by id; an id it did not find is
 /// answered nil (gone). A failed request fails every read it carried: each caller retries as it
-/// would a read of its own.
+/// would a read of its own. A caller whose task is cancelled is answered at once
+/// (`CancellationError`); the request it was in goes on for the others.
 actor BatchedReads<Value: Sendable> {
     typealias Fetch = @Sendable ([String]) async throws -> [String: Value]
 
@@ -14,7 +16,7 @@ actor BatchedReads<Value: Sendable> {
     private let origin: ContinuousClock.Instant
     private var batching: ReadBatching<String>
     /// The callers waiting for the next request that carries their id.
-    private var waiting: [String: [CheckedContinuation<Value?, any Error>]] = [:]
+    private var waiting: [String: [Answer]] = [:]
     private var wake: (at: Double, timer: ScheduledWake)?
 
     init(clock: any WorkerClock, fetch: @escaping Fetch) {
@@ -26,9 +28,52 @@ actor BatchedReads<Value: Sendable> {
 
     /// The record with `id`, read by a request sent after this call; nil when there is none.
     func read(_ id: String) async throws -> Value? {
-        try await withCheckedThrowingContinuation { continuation in
-            waiting[id, default: []].append(continuation)
-            send(batching.ask(id, now: now))
+        let answer = Answer()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                answer.set(continuation)
+                waiting[id, default: []].append(answer)
+                send(batching.ask(id, now: now))
+            }
+        } onCancel: {
+            answer.resume(with: .failure(CancellationError()))
+        }
+    }
+
+    /// One caller's continuation, resumed once: by its request's answer or by its cancellation,
+    /// whichever comes first.
+    final class Answer: Sendable {
+        private enum State {
+            case waiting(CheckedContinuation<Value?, any Error>?)
+            case cancelledEarly
+            case resumed
+        }
+        private let state = Mutex(State.waiting(nil))
+
+        func set(_ continuation: CheckedContinuation<Value?, any Error>) {
+            let cancelled: Bool = state.withLock { state in
+                guard case .waiting = state else { return true }
+                state = .waiting(continuation)
+                return false
+            }
+            if cancelled { continuation.resume(throwing: CancellationError()) }
+        }
+
+        func resume(with result: Result<Value?, any Error>) {
+            let continuation: CheckedContinuation<Value?, any Error>? = state.withLock { state in
+                switch state {
+                case .waiting(let continuation?):
+                    state = .resumed
+                    return continuation
+                case .waiting(nil):
+                    // Cancelled before the continuation was set: `set` answers it.
+                    state = .cancelledEarly
+                    return nil
+                case .cancelledEarly, .resumed:
+                    return nil
+                }
+            }
+            continuation?.resume(with: result)
         }
     }
 
@@ -36,13 +81,13 @@ actor BatchedReads<Value: Sendable> {
 
     private func send(_ request: ReadBatching<String>.Request?) {
         if let request {
-            let callers = request.keys.map { (id: $0, continuations: waiting.removeValue(forKey: $0) ?? []) }
+            let callers = request.keys.map { (id: $0, answers: waiting.removeValue(forKey: $0) ?? []) }
             let fetch = self.fetch
             Task {
                 let answer: Result<[String: Value], any Error>
                 do { answer = .success(try await fetch(request.keys)) } catch { answer = .failure(error) }
-                for (id, continuations) in callers {
-                    for continuation in continuations { continuation.resume(with: answer.map { $0[id] }) }
+                for (id, answers) in callers {
+                    for caller in answers { caller.resume(with: answer.map { $0[id] }) }
                 }
                 await self.answered(request.number)
             }
