@@ -57,11 +57,23 @@ def tree_cpu_seconds(root_pids: list[int]) -> float:
 
 
 def topology_pids(topology: ProductionTopology) -> list[int]:
-    pids = [process.pid for _, process in topology.processes]
+    return [pid for pids in topology_components(topology).values() for pid in pids]
+
+
+def topology_components(topology: ProductionTopology) -> dict[str, list[int]]:
+    """The topology's processes by part: the API processes, the background services, Redis and
+    PostgreSQL (its postmaster and every backend)."""
+    parts: dict[str, list[int]] = {}
+    for name, process in topology.processes:
+        parts.setdefault("api" if name.startswith("api-") else name, []).append(process.pid)
     postmaster = topology.pg_data / "postmaster.pid"
     if postmaster.exists():
-        pids.append(int(postmaster.read_text().split()[0]))
-    return pids
+        parts["postgresql"] = [int(postmaster.read_text().split()[0])]
+    return parts
+
+
+def components_cpu_seconds(topology: ProductionTopology) -> dict[str, float]:
+    return {part: tree_cpu_seconds(pids) for part, pids in topology_components(topology).items()}
 
 
 def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, limit: int, runs: int) -> dict:
@@ -75,6 +87,7 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
     print(f"  created {runs} runs in {time.monotonic() - began:.0f} s", flush=True)
     ports = [free_port() for _ in range(workers)]
     server_cpu_before = tree_cpu_seconds(topology_pids(topology))
+    parts_before = components_cpu_seconds(topology)
     started_wall = time.time()
     pool_workers = [
         BenchWorker(kind, topology.urls[index % 2], pool, workdir, limit=limit, extra_env=(
@@ -91,6 +104,7 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
             time.sleep(1)
         worker_cpu = sum(cpu_seconds(worker.pid) for worker in pool_workers)
         server_cpu = tree_cpu_seconds(topology_pids(topology)) - server_cpu_before
+        parts_cpu = {part: seconds - parts_before.get(part, 0) for part, seconds in components_cpu_seconds(topology).items()}
         requests = sum(api_requests(port) for port in ports) if kind == "swift" else None
         by_route = requests_by_route(ports) if kind == "swift" else {}
         rss_mb = sum(memory_kb(worker.pid)["rss"] for worker in pool_workers) / 1024 / workers
@@ -105,6 +119,8 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
         "worker_cpu_ms_per_run": 1000 * worker_cpu / runs, "server_cpu_ms_per_run": 1000 * server_cpu / runs,
         "worker_rss_mb_each": rss_mb,
     }
+    for part, seconds in sorted(parts_cpu.items()):
+        result[f"server_cpu_ms_per_run {part}"] = 1000 * seconds / runs
     if requests is not None:
         result["api_requests_per_run"] = requests / runs
         for route, count in sorted(by_route.items(), key=lambda item: -item[1]):

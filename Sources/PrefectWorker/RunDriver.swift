@@ -26,6 +26,8 @@ struct RunDriver {
     private var profile: RunProfileFile?
     private var output: OutputQueue?
     private var submittedEvent: String?
+    /// The ledger entry written when the process started (its exit is added to it).
+    private var runningEntry: LedgerEntry?
     private var timers: [RunSupervision.Timer: ScheduledWake] = [:]
     /// Whether the worker reported the run CRASHED itself (engine runs: its hooks did not run).
     private(set) var reportedCrashed = false
@@ -174,8 +176,10 @@ struct RunDriver {
         guard let child = process else { return .spawnFailed("no process") }
         watchExit(of: child, in: &background)
         if let claimedAt { executor.metrics.runStarted(claimToSpawn: executor.clock.now - claimedAt) }
-        executor.ledger?.record(
-            executor.ledgerEntry(for: run, phase: .running, pid: child.pid, reporting: prepared.reporting, profileDirectory: profile?.directory))
+        let running = executor.ledgerEntry(
+            for: run, phase: .running, pid: child.pid, reporting: prepared.reporting, profileDirectory: profile?.directory)
+        executor.ledger?.record(running)
+        runningEntry = running
         logger[metadataKey: "pid"] = "\(child.pid)"
         logger.info(
             "started process",
@@ -216,6 +220,13 @@ struct RunDriver {
             executor.events.executed(prepared.eventRun, pid: process.pid, statusCode: statusCode, follows: submittedEvent)
         }
         if let output { await executor.finishOutput(output, logger: logger) }
+        if case .exited(let exit) = outcome, exit != .unknown, var ended = runningEntry {
+            // Before the final state: a worker restarted before the server took it reports the
+            // same state from the ledger (README, "Restart recovery").
+            ended.record(exit)
+            ended.updated = Date()
+            executor.ledger?.record(ended)
+        }
         reportedCrashed = await executor.reportOutcome(
             outcome, conclusion: conclusion, of: prepared.run, reporting: prepared.reporting, logger: logger)
     }

@@ -32,6 +32,24 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public var profileDirectory: String?
     /// The transition id of this worker's PENDING proposal (the claim).
     public var claimTransitionId: String?
+    /// How the process ended, written before its final state is proposed: a worker restarted
+    /// before the server took that state (killed, or the server away meanwhile) reports it from
+    /// here instead of "exit status unknown". An exit code, or minus the signal.
+    public var exitStatus: Int32?
+
+    /// The exit recorded in `exitStatus`, if any.
+    public var recordedExit: ProcessExit? {
+        exitStatus.map { $0 < 0 ? .signaled(signal: -$0) : .exited(code: $0) }
+    }
+
+    /// Records `exit` (a `.unknown` records nothing).
+    public mutating func record(_ exit: ProcessExit) {
+        switch exit {
+        case .exited(let code): exitStatus = code
+        case .signaled(let signal): exitStatus = -signal
+        case .unknown: exitStatus = nil
+        }
+    }
 
     public init(
         flowRunId: String, flowRunName: String, workerName: String, workerPid: Int32, workerStartTime: UInt64?,
@@ -109,6 +127,11 @@ public enum RecoveryDecision: Equatable, Sendable {
             // The worker proposes RUNNING before it starts a command it reports: still PENDING, the
             // command never started.
             if current == .pending, entry.phase == .starting { return .report(notStarted(now: now)) }
+            if let exit = entry.recordedExit, let reporting = StateReporting(rawValue: entry.reporting) {
+                // The process ended under the earlier worker, which saw how: the state it was
+                // about to propose.
+                return FinalStateDecision.afterExit(exit: exit, reporting: reporting, current: current).map { .report($0) } ?? .forget
+            }
             guard let pid = entry.pid else {
                 return .report(StateProposal(
                     type: .crashed,

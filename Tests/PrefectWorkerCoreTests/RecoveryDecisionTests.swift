@@ -144,3 +144,51 @@ import Testing
         #expect(FinalStateDecision.afterExit(exit: .unknown, reporting: .engine, current: .completed) == nil)
     }
 }
+
+@Suite struct RecoveryFromARecordedExitTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// A run whose process ended under the earlier worker, which recorded the exit and died (or
+    /// was restarted) before the server took the final state.
+    func decide(_ exit: ProcessExit, reporting: StateReporting, current: StateType) -> RecoveryDecision {
+        var entry = LedgerEntry(
+            flowRunId: "r1", flowRunName: "happy-run", workerName: "w", workerPid: 4242, workerStartTime: 7, phase: .running,
+            pid: 5151, pidStartTime: 9, reporting: reporting, updated: now)
+        entry.record(exit)
+        return RecoveryDecision.decide(entry: entry, writerAlive: false, processAlive: false, current: current, now: now)
+    }
+
+    @Test(arguments: [
+        (ProcessExit.exited(code: 0), StateReporting.worker, StateType.running, StateType.completed, "Command exited with code 0."),
+        (.exited(code: 3), .worker, .running, .failed, "Command exited with code 3."),
+        (.signaled(signal: 9), .worker, .running, .failed, "Command killed by SIGKILL"),
+        (.exited(code: 1), .engine, .running, .crashed, "Process exited with code 1."),
+        (.exited(code: 0), .worker, .cancelling, .cancelled, "cancelled"),
+    ])
+    func theRecordedExitDecidesTheState(
+        _ exit: ProcessExit, _ reporting: StateReporting, _ current: StateType, _ expected: StateType, _ message: String
+    ) {
+        guard case .report(let proposal) = decide(exit, reporting: reporting, current: current) else {
+            Issue.record("expected a report")
+            return
+        }
+        #expect(proposal.type == expected)
+        #expect(proposal.message?.contains(message) == true, "\(proposal.message ?? "")")
+        #expect(proposal.message?.contains("unknown") == false)
+    }
+
+    @Test func aRunTheServerAlreadyEndedIsForgotten() {
+        #expect(decide(.exited(code: 0), reporting: .worker, current: .completed) == .forget)
+    }
+
+    @Test func theExitSurvivesTheLedgersEncoding() throws {
+        for exit in [ProcessExit.exited(code: 0), .exited(code: 2), .signaled(signal: 15)] {
+            var entry = LedgerEntry(
+                flowRunId: "r1", flowRunName: "n", workerName: "w", workerPid: 1, workerStartTime: nil, phase: .running,
+                reporting: .worker, updated: now)
+            entry.record(exit)
+            let decoded = try JSONDecoder().decode(LedgerEntry.self, from: JSONEncoder().encode(entry))
+            #expect(decoded.recordedExit == exit)
+        }
+    }
+}

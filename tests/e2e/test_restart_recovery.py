@@ -148,3 +148,27 @@ def test_a_worker_killed_in_the_milliseconds_around_a_claim_or_a_spawn_leaves_no
     assert ended["state_type"] == "CRASHED" and "exit status unknown" in ended["state"]["message"], ended["state"]
     assert executions(tmp_path / "markers", [adopted, vanished, mine, theirs, finished]) == {
         adopted: 0, vanished: 0, mine: 1, theirs: 0, finished: 0}
+
+
+def test_a_run_that_ended_while_its_final_state_was_held_gets_that_state_after_a_restart(server, api, pool, start_worker, tmp_path):
+    from chaos_proxy import ChaosProxy, FaultRates
+    proxy = ChaosProxy(server.port, FaultRates(), seed=1).start()
+    try:
+        # The command succeeds; its COMPLETED is held (a server gone quiet) and the worker is killed
+        # meanwhile, as an operator restarting it during an outage would.
+        proxy.once(lambda request: b"/set_state" in request.split(b"\r\n", 1)[0] and b'"COMPLETED"' in request, "hang")
+        run_id, = create_marked_runs(api, pool, tmp_path / "markers", 1)
+        first = start_worker(pool, "--name", "held", api_url=proxy.url, env={"PREFECT_API_REQUEST_TIMEOUT": "60"})
+        wait_for(lambda: proxy.injected["hang"] == 1, 60, "the final state to be held")
+        assert executions(tmp_path / "markers", [run_id]) == {run_id: 1}
+        kill_hard(first)
+        assert api.run(run_id)["state_type"] == "RUNNING"
+
+        start_worker(pool, "--name", "held")
+
+        run = api.wait_terminal(run_id, timeout=60)
+        assert run["state_type"] == "COMPLETED", run["state"]
+        assert run["state"]["message"] == "Command exited with code 0."
+        assert executions(tmp_path / "markers", [run_id]) == {run_id: 1}
+    finally:
+        proxy.stop()
