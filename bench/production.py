@@ -107,6 +107,7 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
         parts_cpu = {part: seconds - parts_before.get(part, 0) for part, seconds in components_cpu_seconds(topology).items()}
         requests = sum(api_requests(port) for port in ports) if kind == "swift" else None
         by_route = requests_by_route(ports) if kind == "swift" else {}
+        lost_claims = sum(metric(port, "prefect_worker_flow_run_claim_aborts_total") for port in ports) if kind == "swift" else None
         rss_mb = sum(memory_kb(worker.pid)["rss"] for worker in pool_workers) / 1024 / workers
     finally:
         for worker in pool_workers:
@@ -121,11 +122,22 @@ def scale(topology: ProductionTopology, workdir: Path, kind: str, workers: int, 
     }
     for part, seconds in sorted(parts_cpu.items()):
         result[f"server_cpu_ms_per_run {part}"] = 1000 * seconds / runs
+    if lost_claims is not None:
+        result["lost_claims_per_run"] = lost_claims / runs
     if requests is not None:
         result["api_requests_per_run"] = requests / runs
         for route, count in sorted(by_route.items(), key=lambda item: -item[1]):
             result[f"requests_per_run {route}"] = count / runs
     return result
+
+
+def metric(port: int, name: str) -> float:
+    """One unlabelled sample of a worker's /metrics (0 when absent)."""
+    import httpx
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def requests_by_route(ports: list[int]) -> dict[str, float]:
