@@ -75,7 +75,7 @@ def test_no_engine_is_started_while_the_server_is_away(server, api, pool, start_
         # The server goes away right after the claimed run's deployment was read, before its
         # process is due: the worker must wait for the server instead of starting an engine that
         # would fail on its first call.
-        gateway.cut_after(lambda method, path: method == "GET" and "/deployments/" in path)
+        gateway.cut_after(lambda method, path: method == "POST" and "/deployments/filter" in path)
         worker = start_worker(pool, api_url=gateway.url)
         gateway.wait_cut(60)
         down_at = time.monotonic()
