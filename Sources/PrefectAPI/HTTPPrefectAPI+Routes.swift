@@ -84,13 +84,6 @@ extension HTTPPrefectAPI {
         return try decode(FlowRun.self, try await send(.GET, path), route: "GET \(path)")
     }
 
-    public func readDeployment(id: String) async throws -> Deployment? {
-        let path = "/deployments/\(id)"
-        let answer = try await send(.GET, path, accepting: [404])
-        if answer.status == 404 { return nil }
-        return try decode(Deployment.self, answer, route: "GET \(path)")
-    }
-
     public func readFlowRuns(ids: [String]) async throws -> [FlowRun] {
         try await filter([FlowRun].self, "/flow_runs/filter", ["flow_runs": ["id": ["any_": .array(ids.map { .string($0) })]]], count: ids.count)
     }
@@ -101,10 +94,12 @@ extension HTTPPrefectAPI {
     }
 
     /// `POST {path}` with `criteria` and a limit of `count`.
-    private func filter<T: Decodable>(_ type: T.Type, _ path: String, _ criteria: [String: JSONValue], count: Int) async throws -> T {
+    private func filter<T: Decodable>(
+        _ type: T.Type, _ path: String, _ criteria: [String: JSONValue], count: Int, policy: RetryPolicy? = nil
+    ) async throws -> T {
         var body = criteria
         body["limit"] = .number(Double(max(count, 1)))
-        return try decode(type, try await send(.POST, path, json: try Self.encode(.object(body))), route: "POST \(path)")
+        return try decode(type, try await send(.POST, path, json: try Self.encode(.object(body)), policy: policy), route: "POST \(path)")
     }
 
     public func readFlow(id: String) async throws -> Flow? {
@@ -140,15 +135,10 @@ extension HTTPPrefectAPI {
     }
 
     public func cancellingFlowRuns(ids: [String], retry policy: RetryPolicy) async throws -> [FlowRun] {
-        let body: JSONValue = [
-            "flow_runs": [
-                "id": ["any_": .array(ids.map { .string($0) })],
-                "state": ["type": ["any_": ["CANCELLING"]]],
-            ],
-            "limit": .number(Double(max(ids.count, 1))),
+        let criteria: [String: JSONValue] = [
+            "flow_runs": ["id": ["any_": .array(ids.map { .string($0) })], "state": ["type": ["any_": ["CANCELLING"]]]]
         ]
-        let answer = try await send(.POST, "/flow_runs/filter", json: try Self.encode(body), policy: policy)
-        return try decode([FlowRun].self, answer, route: "POST /flow_runs/filter")
+        return try await filter([FlowRun].self, "/flow_runs/filter", criteria, count: ids.count, policy: policy)
     }
 
     public func setInfrastructurePid(flowRunId: String, pid: Int32) async throws {

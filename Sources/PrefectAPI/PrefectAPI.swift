@@ -32,8 +32,6 @@ public protocol PrefectAPI: Sendable {
     func readFlowRun(id: String) async throws -> FlowRun
     /// `POST /flow_runs/filter` by id: the runs of `ids` that exist (at most 200 ids).
     func readFlowRuns(ids: [String]) async throws -> [FlowRun]
-    /// `GET /deployments/{id}`; nil when it was deleted.
-    func readDeployment(id: String) async throws -> Deployment?
     /// `POST /deployments/filter` by id: the deployments of `ids` that exist (at most 200 ids).
     func readDeployments(ids: [String]) async throws -> [Deployment]
     /// `GET /flows/{id}`; nil when it was deleted.

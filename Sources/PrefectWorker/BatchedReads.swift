@@ -124,11 +124,11 @@ struct BatchedServerReads: Sendable {
     let deployments: BatchedReads<Deployment>
 
     init(api: any PrefectAPI, clock: any WorkerClock) {
-        flowRuns = BatchedReads(clock: clock) { ids in
-            Dictionary(try await api.readFlowRuns(ids: ids).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        }
-        deployments = BatchedReads(clock: clock) { ids in
-            Dictionary(try await api.readDeployments(ids: ids).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        }
+        flowRuns = BatchedReads(clock: clock) { ids in Self.byId(try await api.readFlowRuns(ids: ids), \.id) }
+        deployments = BatchedReads(clock: clock) { ids in Self.byId(try await api.readDeployments(ids: ids), \.id) }
+    }
+
+    private static func byId<T>(_ records: [T], _ id: KeyPath<T, String>) -> [String: T] {
+        Dictionary(records.map { ($0[keyPath: id], $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
