@@ -69,6 +69,9 @@ public final class HTTPPrefectAPI: PrefectAPI {
         _ method: HTTPMethod, _ path: String, json body: Data? = nil, accepting: Set<Int> = [],
         policy: RetryPolicy? = nil, unanswered: UnansweredAttempt? = nil
     ) async throws -> Answer {
+        // A request sent once is not sent again quietly either: a reset may come after the server
+        // took it, and for a forced proposal a second copy is not harmless (README, "Exactly once").
+        let sendsOnce = policy?.maxRetries == 0
         let policy = (policy ?? retry).applying(configuration.clientRetry)
         let route = "\(method.rawValue) \(path)"
         let isWrite = [.POST, .PUT, .PATCH, .DELETE].contains(method)
@@ -125,7 +128,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 // A kept-alive connection the server had already closed: the request never got an
                 // answer, so it is sent again at once on a fresh connection, once, quietly.
-                if !retriedClosedConnection, Self.isClosedConnection(error) {
+                if !retriedClosedConnection, !sendsOnce, Self.isClosedConnection(error) {
                     retriedClosedConnection = true
                     logger.debug("connection closed by the server before an answer; sending again", metadata: ["route": "\(route)", "error": "\(error)"])
                     continue

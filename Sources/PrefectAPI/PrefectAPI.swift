@@ -25,7 +25,8 @@ public protocol PrefectAPI: Sendable {
         -> OrchestrationResult
     /// `POST /flow_runs/{id}/set_state` once, without retries: for the claim, which must not be
     /// re-sent blindly (PENDING is accepted again after a terminal state, so a blind retry could
-    /// claim a run that another worker has already finished).
+    /// claim a run that another worker has already finished), and for the forced proposals that
+    /// hand a run on (a resent one could take the run back from the worker that took it).
     func setStateOnce(flowRunId: String, proposal: StateProposal, transitionId: String, unanswered: UnansweredAttempt?) async throws
         -> OrchestrationResult
     /// `GET /flow_runs/{id}`.

@@ -12,9 +12,9 @@ extension FlowRunExecutor {
     struct Recovery {
         /// Entries whose process still runs: to be supervised again.
         var adopted: [LedgerEntry] = []
-        /// Entries of a dead worker process that was claiming a run or starting it: a request it
-        /// sent just before it died (a claim, a RUNNING) may still reach the server, so these are
-        /// decided `lateRequestSeconds` after this start (`recoverLater`).
+        /// Entries of a dead worker process whose requests may still reach the server (a claim or
+        /// a RUNNING sent just before it died, a proposal with an unanswered attempt), and whose
+        /// process is gone: decided `lateRequestSeconds` after this start (`recoverLater`).
         var later: [LedgerEntry] = []
     }
 
@@ -36,7 +36,8 @@ extension FlowRunExecutor {
                 entry.pid = pid
                 entry.pidStartTime = ProcessIdentity.startTime(of: pid)
             }
-            if entry.phase == .claimed || entry.phase == .starting {
+            let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
+            if entry.awaitsLateRequests && !processAlive {
                 recovery.later.append(entry)
                 continue
             }
@@ -59,7 +60,30 @@ extension FlowRunExecutor {
             guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
         }
         for entry in entries {
-            if let mine = await recoverOne(entry, logger: logger) { await superviseAdopted(mine) }
+            await undoLateTransitions(of: entry)
+            if let mine = await recoverOne(entry, logger: logger) { await superviseAdopted(mine)?.run() }
+        }
+    }
+
+    /// A proposal of the dead worker process that had an unanswered attempt and reached the server
+    /// after the run had moved on (a RUNNING re-opening a finished run) is undone first: the run
+    /// gets the state before it back, and is then decided as if the request had never landed.
+    private func undoLateTransitions(of entry: LedgerEntry) async {
+        guard let stray = entry.strayTransitionIds, !stray.isEmpty else { return }
+        var logger = self.logger
+        logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
+        logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
+        let id = entry.flowRunId
+        let known = await untilAnswered("read the flow run", logger: logger) { () -> FlowRun? in
+            do {
+                return try await api.readFlowRun(id: id)
+            } catch let error as PrefectAPIError where error.status == 404 {
+                return nil
+            }
+        }
+        if let current = known ?? nil, let late = ClaimDecision.landedLate(current: current.state, of: Set(stray)) {
+            let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
+            await restoreStateBefore(late, of: run, logger: logger)
         }
     }
 
@@ -124,8 +148,10 @@ extension FlowRunExecutor {
     }
 
     /// Supervises an adopted run's process until it ends, is cancelled or the worker stops, and
-    /// reports the final state (the exit status of an adopted process is unknown).
-    func superviseAdopted(_ entry: LedgerEntry) async {
+    /// reports the final state (the exit status of an adopted process is unknown). Returns the
+    /// look at the earlier worker process's unanswered proposals, when it left any, to be run
+    /// outside the run's slot.
+    func superviseAdopted(_ entry: LedgerEntry) async -> (any AfterSlotWork)? {
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
         logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
@@ -142,7 +168,13 @@ extension FlowRunExecutor {
         await driver.adopt(process, events: events)
         removeProfile(of: entry)
         await registry.unregister(run.id)
-        ledger?.remove(run.id)
         _ = strays.take(run.id)  // only final states were proposed: a late one leaves the run final
+        guard let stray = entry.strayTransitionIds, !stray.isEmpty else {
+            ledger?.remove(run.id)
+            return nil
+        }
+        // A RUNNING the earlier worker process sent may still re-open the run: the entry stays
+        // until the look.
+        return LateAttemptCheck(run: run, transitions: Set(stray), executor: self, logger: logger)
     }
 }

@@ -73,11 +73,13 @@ struct FlowRunExecutor: Sendable {
         await registry.noteState(run.id, .pending)
         let hooks: (any AfterSlotWork)? = await prepareAndLaunch(run, claimedAt: claimedAt, events: events, postEvent: postEvent, logger: logger)
         metrics.runFinished(in: await registry.unregister(run.id))
-        ledger?.remove(run.id)
+        let stray = strays.take(run.id)
+        // With a proposal that may still land, the entry (and its strays) stays until the second
+        // look: a worker killed before it looks leaves the look to its next start.
+        if stray.isEmpty { ledger?.remove(run.id) }
         // Before the poll loop frees this run's slot and polls: a run waiting for this
         // deployment's concurrency slot is proposed in that poll.
         if let deploymentId = run.deploymentId { claimPauses.slotFreed(deploymentId: deploymentId) }
-        let stray = strays.take(run.id)
         let check: (any AfterSlotWork)? = stray.isEmpty ? nil : LateAttemptCheck(run: run, transitions: stray, executor: self, logger: logger)
         let works: [any AfterSlotWork] = [hooks, check].compactMap { $0 }
         return works.isEmpty ? nil : AfterSlotWorks(works: works)
@@ -179,7 +181,7 @@ struct FlowRunExecutor: Sendable {
         while !Task.isCancelled {
             do {
                 let answer = try await api.setStateOnce(
-                    flowRunId: run.id, proposal: .claim, transitionId: transitionId, unanswered: { [strays] in strays.note(transitionId, of: run.id) })
+                    flowRunId: run.id, proposal: .claim, transitionId: transitionId, unanswered: { [self] in noteStray(transitionId, of: run.id) })
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
                     return .won
@@ -259,10 +261,15 @@ struct FlowRunExecutor: Sendable {
     @discardableResult
     func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
         let transitionId = UUID().uuidString.lowercased()
-        let unanswered: UnansweredAttempt = { [strays] in strays.note(transitionId, of: run.id) }
-        let answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
-            try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId, unanswered: unanswered)
-                .landed(transitionId: transitionId)
+        let unanswered: UnansweredAttempt = { [self] in noteStray(transitionId, of: run.id) }
+        let answer: OrchestrationResult?
+        if HandingOnProposal.readsBackBeforeRetrying(proposal) {
+            answer = await proposeReadingBack(proposal, for: run, transitionId: transitionId, unanswered: unanswered, logger: logger)
+        } else {
+            answer = await untilAnswered("report \(proposal.type.rawValue)", logger: logger) {
+                try await api.setState(flowRunId: run.id, proposal: proposal, transitionId: transitionId, unanswered: unanswered)
+                    .landed(transitionId: transitionId)
+            }
         }
         if let answer {
             if answer.status == .accept { await registry.noteState(run.id, proposal.type) }
@@ -273,6 +280,42 @@ struct FlowRunExecutor: Sendable {
                 metadata: ["state_message": "\(proposal.message ?? "")", "state_now": "\(now)"])
         }
         return answer
+    }
+
+    /// A proposal that hands the run on (`HandingOnProposal`): sent once per attempt, and after an
+    /// unanswered one, sent again only if the run's history shows it did not land. Landed, it is
+    /// taken as accepted (the run may be another worker's by now).
+    private func proposeReadingBack(
+        _ proposal: StateProposal, for run: FlowRun, transitionId: String, unanswered: @escaping UnansweredAttempt, logger: Logger
+    ) async -> OrchestrationResult? {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                return try await api.setStateOnce(flowRunId: run.id, proposal: proposal, transitionId: transitionId, unanswered: unanswered)
+                    .landed(transitionId: transitionId)
+            } catch let error as PrefectAPIError where error.isRetryable {
+                attempt += 1
+                logger.warning(
+                    "could not report \(proposal.type.rawValue) yet (attempt \(attempt)); reading the run's history before trying again: \(error)")
+                try? await clock.sleep(seconds: RetryPolicy.untilAnswered.backoff(afterFailures: attempt))
+                guard let history = await untilAnswered("read the flow run's history", logger: logger, {
+                    try await api.stateHistory(flowRunId: run.id)
+                }) else { return nil }
+                if HandingOnProposal.landed(transitionId, in: history) {
+                    return OrchestrationResult(status: .accept)
+                }
+            } catch {
+                logger.error("could not report \(proposal.type.rawValue): \(error)")
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// A proposal of the run had an attempt go unanswered: it may still land (`LateAttemptCheck`).
+    func noteStray(_ transitionId: String, of flowRunId: String) {
+        strays.note(transitionId, of: flowRunId)
+        ledger?.noteStray(transitionId, of: flowRunId)
     }
 
     /// Runs `call` until it succeeds or fails for a reason a retry cannot fix (nil then). The API

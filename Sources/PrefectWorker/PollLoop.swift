@@ -40,8 +40,9 @@ struct PollLoop: Service {
                 for entry in recovery.adopted {
                     await parts.slots.adopt(entry.flowRunId)
                     runs.addTask {
-                        await executor.superviseAdopted(entry)
+                        let afterSlot = await executor.superviseAdopted(entry)
                         await parts.slots.release(entry.flowRunId)
+                        await afterSlot?.run()
                     }
                 }
                 await claimUntilStopped(executor: executor, pauses: claimPauses, runs: &runs)

@@ -10,7 +10,9 @@ import Glibc
 /// process in `<state dir>/runs/` (`<run id>.<worker pid>.json`: workers sharing a state directory
 /// never overwrite or remove each other's entries, also when both propose a claim of the same
 /// run), written crash-safe (write to a temporary file, fsync, rename, fsync the directory) and
-/// removed once the run's final state is reported or it is handed back.
+/// removed once the run's final state is reported or it is handed back. Beside an entry, its
+/// proposals' unanswered transition ids (`<run id>.<worker pid>.strays`, a line each), appended
+/// as they happen: rare, and never racing the entry's own rewrites.
 final class RunLedger: Sendable {
     let directory: String
     private let logger: Logger
@@ -40,9 +42,28 @@ final class RunLedger: Sendable {
         }
     }
 
+    /// Notes a proposal of the run with an unanswered attempt beside this worker process's entry
+    /// of it (none: nothing to note, the run is not held).
+    func noteStray(_ transitionId: String, of flowRunId: String) {
+        guard access(path(of: flowRunId), F_OK) == 0 else { return }
+        let path = straysPath(of: flowRunId)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            logger.warning("could not note an unanswered proposal in the run ledger: \(String(cString: strerror(errno)))",
+                           metadata: ["flow_run_id": "\(flowRunId)"])
+            return
+        }
+        let line = Array((transitionId + "\n").utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        Self.syncDirectory(directory)
+    }
+
     /// Removes this worker process's entry of the run.
     func remove(_ flowRunId: String) {
         unlink(path(of: flowRunId))
+        unlink(straysPath(of: flowRunId))
         Self.syncDirectory(directory)
     }
 
@@ -50,6 +71,7 @@ final class RunLedger: Sendable {
     /// files, `<run id>.json`).
     func remove(_ entry: LedgerEntry) {
         unlink(path(of: entry.flowRunId, writer: entry.workerPid))
+        unlink(straysPath(of: entry.flowRunId, writer: entry.workerPid))
         unlink("\(directory)/\(entry.flowRunId).json")
         Self.syncDirectory(directory)
     }
@@ -66,11 +88,17 @@ final class RunLedger: Sendable {
                 logger.warning("skipping an unreadable run ledger file", metadata: ["file": "\(directory)/\(name)"])
                 return nil
             }
-            return entry
+            var withStrays = entry
+            let noted = (try? String(contentsOfFile: "\(directory)/\(name.dropLast(".json".count)).strays", encoding: .utf8))?
+                .split(separator: "\n").map(String.init) ?? []
+            let strays = Set(noted).union(entry.strayTransitionIds ?? [])
+            withStrays.strayTransitionIds = strays.isEmpty ? nil : strays.sorted()
+            return withStrays
         }
     }
 
     private func path(of flowRunId: String, writer: Int32 = getpid()) -> String { "\(directory)/\(flowRunId).\(writer).json" }
+    private func straysPath(of flowRunId: String, writer: Int32 = getpid()) -> String { "\(directory)/\(flowRunId).\(writer).strays" }
 
     static func writeDurably(_ data: Data, to path: String, directory: String) throws {
         let temporary = path + ".tmp-\(getpid())"

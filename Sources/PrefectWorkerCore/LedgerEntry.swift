@@ -36,6 +36,18 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     /// before the server took that state (killed, or the server away meanwhile) reports it from
     /// here instead of "exit status unknown". An exit code, or minus the signal.
     public var exitStatus: Int32?
+    /// The transition ids of the run's proposals that had an attempt go unanswered (`RunLedger`
+    /// keeps them beside the entry as they happen): such an attempt may still reach the server
+    /// after the worker moved the run on, and re-open it. Whoever decides the entry next looks for
+    /// them on the run first (README, "Exactly once").
+    public var strayTransitionIds: [String]?
+
+    /// Whether a request the entry's writer sent may still land: a claim or a RUNNING proposed
+    /// just before it died, or any proposal with an unanswered attempt. A restarted worker decides
+    /// such an entry only once those can no longer land.
+    public var awaitsLateRequests: Bool {
+        phase == .claimed || phase == .starting || !(strayTransitionIds ?? []).isEmpty
+    }
 
     /// The exit recorded in `exitStatus`, if any.
     public var recordedExit: ProcessExit? {

@@ -44,3 +44,22 @@ extension OrchestrationResult {
         return OrchestrationResult(status: .accept, state: state, details: details)
     }
 }
+
+/// A proposal that hands a run on (a forced SCHEDULED, or a forced restore of a state that is not
+/// final) is never re-sent blindly once an attempt went unanswered (README, "Exactly once"). The
+/// attempt may have landed: then another worker can claim the run and start it, and a resent
+/// proposal, carrying the same transition id but forced, would take the run from under it and
+/// give it to a third (the chaos test saw a run executed twice that way). So the run's history is
+/// read first: the proposal is sent again only if no state of it carries the transition id.
+public enum HandingOnProposal {
+    /// Whether `proposal` is one that must be read back before it is sent again.
+    public static func readsBackBeforeRetrying(_ proposal: StateProposal) -> Bool {
+        proposal.force && !proposal.type.isTerminal
+    }
+
+    /// Whether an attempt sent with `transitionId` landed, from the run's history
+    /// (`GET /flow_run_states/?flow_run_id=`).
+    public static func landed(_ transitionId: String, in history: [JSONValue]) -> Bool {
+        history.contains { $0["state_details"]?["transition_id"]?.stringValue == transitionId }
+    }
+}

@@ -137,6 +137,26 @@ import Testing
         #expect(try decoder.decode(LedgerEntry.self, from: encoder.encode(original)) == original)
     }
 
+    /// A restarted worker decides these 30 s after its start, once its predecessor's requests can
+    /// no longer land: a claim or RUNNING it may have sent, or any proposal it gave up on.
+    @Test(arguments: [
+        (LedgerEntry.Phase.claimed, nil, true),
+        (.starting, nil, true),
+        (.running, nil, false),
+        (.running, [], false),
+        (.running, ["t-running"], true),
+    ] as [(LedgerEntry.Phase, [String]?, Bool)])
+    func entriesWhoseRequestsMayStillLandWait(_ phase: LedgerEntry.Phase, strays: [String]?, waits: Bool) throws {
+        var waiting = entry(phase)
+        waiting.strayTransitionIds = strays
+        #expect(waiting.awaitsLateRequests == waits)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        #expect(try decoder.decode(LedgerEntry.self, from: encoder.encode(waiting)).strayTransitionIds == strays)
+    }
+
     @Test func unknownExitOfAnAdoptedProcessIsCrashed() throws {
         let proposal = try #require(FinalStateDecision.afterExit(exit: .unknown, reporting: .worker, current: .running))
         #expect(proposal.type == .crashed)

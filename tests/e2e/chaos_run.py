@@ -33,12 +33,28 @@ class ChaosReport:
     faults: dict[str, int]
     requests: int
     rss_kib: dict[str, list[int]] = field(default_factory=dict)  # per worker name, sampled over its life
+    # For the first runs left non-final: their state history and every worker log line naming them,
+    # so that a failure in CI (where only the tail of the logs shows) can be read.
+    stories: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return (f"{self.runs} runs in {self.seconds:.0f} s: states {self.states}, executions {self.executions}, "
+        text = (f"{self.runs} runs in {self.seconds:.0f} s: states {self.states}, executions {self.executions}, "
                 f"{self.kills} kills, {self.api_restarts} API restarts, {self.requests} requests with faults "
                 f"{self.faults}; not terminal {self.not_terminal[:5]}; COMPLETED but not run once {self.completed_not_once[:5]}; "
                 f"processes left {self.left_processes[:5]}")
+        for run_id, lines in self.stories.items():
+            text += f"\n--- {run_id}:\n" + "\n".join(lines)
+        return text
+
+
+def story(api: PrefectAPI, home: Path, run_id: str) -> list[str]:
+    """A run's state history, then the worker log lines that name it, in time order."""
+    lines = [f"state {state['timestamp'][11:23]} {state['type']} {state['name']!r} {state.get('message') or ''}"[:300]
+             for state in api.history(run_id)]
+    logged = [(line[14:40], f"{path.name}: {line.strip()}"[:600])
+              for path in sorted(home.glob("worker-*.log"))
+              for line in path.read_text(errors="replace").splitlines() if run_id in line]
+    return lines + [line for _, line in sorted(logged)]
 
 
 class SupervisedWorker:
@@ -148,4 +164,5 @@ def run_chaos(topology: ProductionTopology, home: Path, runs: int, seed: int, wo
     return ChaosReport(
         runs=runs, seconds=seconds, states=states, executions=counts, not_terminal=not_terminal,
         completed_not_once=completed_not_once, left_processes=left, kills=kills,
-        api_restarts=api_restarts, faults=faults, requests=sum(proxy.requests for proxy in proxies), rss_kib=rss)
+        api_restarts=api_restarts, faults=faults, requests=sum(proxy.requests for proxy in proxies), rss_kib=rss,
+        stories={run_id: story(api, home, run_id) for run_id in (not_terminal + completed_not_once)[:3]})
