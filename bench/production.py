@@ -156,14 +156,26 @@ def chaos(topology: ProductionTopology, workdir: Path, runs: int, seed: int) -> 
     from chaos_run import run_chaos
     report = run_chaos(topology, workdir / f"chaos-{seed}", runs=runs, seed=seed, deadline_seconds=3600)
     print("  " + report.summary(), flush=True)
-    growth = [samples[-1] - min(samples[: max(1, len(samples) // 4)]) for samples in report.rss_kib.values() if len(samples) >= 40]
+    # Growth over a worker process's life: the median of its last tenth of samples minus the median
+    # of its second tenth to its first quarter (the first samples are taken while it starts up,
+    # when most of its memory is not mapped yet). Processes sampled fewer than 40 times are skipped.
+    def median(values: list[int]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+    lives = {name: samples for name, samples in report.rss_kib.items() if len(samples) >= 40}
+    growth = {name: median(samples[-max(1, len(samples) // 10):]) - median(samples[len(samples) // 10: len(samples) // 4])
+              for name, samples in lives.items()}
     return {
         "runs": runs, "seconds": report.seconds, "not_terminal": len(report.not_terminal),
         "ran_twice_or_more": sum(n for times, n in report.executions.items() if times > 1),
         "completed_not_once": len(report.completed_not_once), "processes_left": len(report.left_processes),
         "kills": report.kills, "api_restarts": report.api_restarts, "faults": sum(report.faults.values()),
         "requests": report.requests, "states": report.states,
-        "worker_rss_growth_kib_max": max(growth) if growth else None,
+        "worker_rss_growth_kib_max": max(growth.values()) if growth else None,
+        "worker_processes_sampled_40_times": len(lives),
+        "worker_rss_kib_longest_life": (lambda name: {"process": name, "samples": len(lives[name]), "first": lives[name][0],
+                                                      "peak": max(lives[name]), "last": lives[name][-1]})(
+            max(lives, key=lambda name: len(lives[name]))) if lives else None,
     }
 
 
@@ -174,7 +186,8 @@ def render(results: dict) -> str:
              "processes; ratio = prefect-worker / Prefect's worker.", ""]
     if "scale" in results:
         config = results["scale_config"]
-        lines += [f"## Scale: {config['workers']} workers x limit {config['limit']}, {config['runs']} plain-command runs", "",
+        lines += [f"## Scale: {config['workers']} workers x limit {config['limit']}, {config['runs']} plain-command runs",
+                  "", f"Measured {results.get('scale_date', results['date'])}.", "",
                   "| Metric | prefect-worker | Prefect's worker | Ratio |", "|---|---|---|---|"]
         swift, python = results["scale"].get("swift", {}), results["scale"].get("python", {})
         for metric in [*swift, *(key for key in python if key not in swift)]:
@@ -184,7 +197,7 @@ def render(results: dict) -> str:
             lines.append(f"| {metric} | {fmt(s)} | {fmt(p)} | {ratio} |")
         lines.append("")
     if "chaos" in results:
-        lines += ["## Chaos", "", "| Figure | Value |", "|---|---|"]
+        lines += ["## Chaos", "", f"Measured {results.get('chaos_date', results['date'])}.", "", "| Figure | Value |", "|---|---|"]
         lines += [f"| {key} | {value} |" for key, value in results["chaos"].items()]
         lines.append("")
     return "\n".join(lines)
@@ -223,7 +236,16 @@ def main():
     finally:
         topology.stop()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "production.json").write_text(json.dumps(results, indent=1))
+    # A scenario not run now keeps its earlier figures, each with the date it was measured.
+    path = RESULTS / "production.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    for scenario in ("scale", "chaos"):
+        if scenario in previous and f"{scenario}_date" not in previous:
+            previous[f"{scenario}_date"] = previous["date"]
+        if scenario in results:
+            results[f"{scenario}_date"] = results["date"]
+    results = {**previous, **results}
+    path.write_text(json.dumps(results, indent=1))
     (RESULTS / "production.md").write_text(render(results))
     print(render(results))
 

@@ -43,6 +43,18 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     /// Whether a later attempt may succeed: the one classifier for every caller (`RetryPolicy.isRetryable`).
     public var isRetryable: Bool { failure.map(RetryPolicy.isRetryable) ?? false }
 
+    /// Whether the server may have taken the request, or still may, without the worker knowing:
+    /// no answer came (a cut connection, a timeout), a gateway answered for the server (502, 504),
+    /// or the answer could not be read. The server's own error answers (a 503 of a failed
+    /// transaction, say) say that it did not take it; a TLS handshake that failed sent nothing.
+    public var mayStillLand: Bool {
+        switch self {
+        case .connection, .undecodable: return true
+        case .http(let status, _, _): return status == 502 || status == 504
+        case .tls: return false
+        }
+    }
+
     public var status: Int? {
         if case .http(let status, _, _) = self { return status }
         return nil

@@ -282,9 +282,11 @@ struct FlowRunExecutor: Sendable {
         return answer
     }
 
-    /// A proposal that hands the run on (`HandingOnProposal`): sent once per attempt, and after an
-    /// unanswered one, sent again only if the run's history shows it did not land. Landed, it is
-    /// taken as accepted (the run may be another worker's by now).
+    /// A proposal that hands the run on (`HandingOnProposal`): sent once per attempt. After an
+    /// attempt that may still land, the worker waits until it no longer can (`lateRequestSeconds`;
+    /// meanwhile the run stays as it was, so nobody else takes it), then reads the run's history:
+    /// landed, it is taken as accepted (the run may be another worker's by now); not landed, it is
+    /// sent again, and the one held can no longer land after it.
     private func proposeReadingBack(
         _ proposal: StateProposal, for run: FlowRun, transitionId: String, unanswered: @escaping UnansweredAttempt, logger: Logger
     ) async -> OrchestrationResult? {
@@ -295,9 +297,15 @@ struct FlowRunExecutor: Sendable {
                     .landed(transitionId: transitionId)
             } catch let error as PrefectAPIError where error.isRetryable {
                 attempt += 1
+                guard error.mayStillLand else {
+                    logger.warning("could not report \(proposal.type.rawValue) yet (attempt \(attempt)); will retry: \(error)")
+                    try? await clock.sleep(seconds: RetryPolicy.untilAnswered.backoff(afterFailures: attempt))
+                    continue
+                }
                 logger.warning(
-                    "could not report \(proposal.type.rawValue) yet (attempt \(attempt)); reading the run's history before trying again: \(error)")
-                try? await clock.sleep(seconds: RetryPolicy.untilAnswered.backoff(afterFailures: attempt))
+                    "\(proposal.type.rawValue) not answered (attempt \(attempt)); reading the run's history once the attempt can no longer land: \(error)",
+                    metadata: ["in_s": "\(Int(lateRequestSeconds))"])
+                try? await clock.sleep(seconds: lateRequestSeconds)
                 guard let history = await untilAnswered("read the flow run's history", logger: logger, {
                     try await api.stateHistory(flowRunId: run.id)
                 }) else { return nil }

@@ -49,8 +49,9 @@ extension OrchestrationResult {
 /// final) is never re-sent blindly once an attempt went unanswered (README, "Exactly once"). The
 /// attempt may have landed: then another worker can claim the run and start it, and a resent
 /// proposal, carrying the same transition id but forced, would take the run from under it and
-/// give it to a third (the chaos test saw a run executed twice that way). So the run's history is
-/// read first: the proposal is sent again only if no state of it carries the transition id.
+/// give it to a third (the chaos test saw a run executed twice that way). So the worker waits until
+/// the attempt can no longer land and reads the run's history: the proposal is sent again only if
+/// no state of it carries the transition id.
 public enum HandingOnProposal {
     /// Whether `proposal` is one that must be read back before it is sent again.
     public static func readsBackBeforeRetrying(_ proposal: StateProposal) -> Bool {

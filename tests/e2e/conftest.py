@@ -20,13 +20,8 @@ def server(tmp_path_factory):
         pytest.exit(f"{WORKER_BIN} is missing: run `swift build` first (scripts/test does)", returncode=1)
     # A run that cannot get its deployment's concurrency slot is rescheduled due at once instead
     # of 30 s later: what a worker does with a claim the server keeps refusing shows in seconds.
-    # Runs are marked Late after 10 minutes, not 15 s: on SQLite, Prefect's late-runs service
-    # fails on a backlog older than that again and again ("database is locked", each failure
-    # logged with a traceback), which doubled the time of the tests that queue a few hundred runs
-    # (README, "Scaling out"). The same for any worker; the production topology keeps the default.
     instance = PrefectServer(tmp_path_factory.mktemp("prefect-server"), settings={
-        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "0",
-        "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "600"}).start()
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "0"}).start()
     yield instance
     instance.stop()
 

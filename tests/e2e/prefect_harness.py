@@ -80,6 +80,12 @@ class PrefectServer:
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_SERVER_UI_ENABLED="false",
             PREFECT_LOGGING_LEVEL="WARNING",
+            # Runs are marked Late after 10 minutes, not 15 s: on SQLite, Prefect's late-runs
+            # service fails on a backlog older than that again and again ("database is locked",
+            # each failure logged with a traceback), which doubled the time of the tests that queue
+            # a few hundred runs (README, "Scaling out"). The same for any worker; the production
+            # topology keeps the default.
+            PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS="600",
         )
         env.pop("PREFECT_API_URL", None)
         env.update(self.settings)
