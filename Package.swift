@@ -80,6 +80,7 @@ let package = Package(
             name: "PrefectAPITests",
             dependencies: [
                 "PrefectAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "PrefectWorkerCore", "PrefectAPI"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),

@@ -124,7 +124,8 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 if Task.isCancelled { throw CancellationError() }
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 reachability.record(status: nil)
-                unanswered?()
+                let sent = !Self.neverSent(error)
+                if sent { unanswered?() }
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 // A kept-alive connection the server had already closed: the request never got an
                 // answer, so it is sent again at once on a fresh connection, once, quietly.
@@ -134,7 +135,9 @@ public final class HTTPPrefectAPI: PrefectAPI {
                     continue
                 }
                 failure = .connection
-                failed = PrefectAPIError.connection(route: route, reason: String(describing: error))
+                failed = sent
+                    ? PrefectAPIError.connection(route: route, reason: String(describing: error))
+                    : PrefectAPIError.unsent(route: route, reason: String(describing: error))
             }
             if !(maintenance && policy.isRetryable(failure)) { retryNumber += 1 }
             guard let delay = policy.delay(
@@ -171,6 +174,14 @@ public final class HTTPPrefectAPI: PrefectAPI {
             }
             return .token(token, expires: expires)
         }
+    }
+
+    /// Errors of a connection that was never made (refused, or connecting timed out): the request
+    /// was not sent, so it cannot land later.
+    static func neverSent(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .connectTimeout }
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        return false
     }
 
     /// Errors of a connection the peer closed (reset, EOF, write on a closed channel) before any

@@ -4,8 +4,10 @@ import PrefectWorkerCore
 public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     /// The server answered with an error status; `detail` is its own explanation.
     case http(status: Int, route: String, detail: String)
-    /// No answer: connection refused, reset, timed out.
+    /// No answer: the connection was reset or closed, or the answer timed out.
     case connection(route: String, reason: String)
+    /// No connection could be made (refused, or connecting timed out): the request was not sent.
+    case unsent(route: String, reason: String)
     /// An answer that could not be read.
     case undecodable(route: String, reason: String)
     /// The TLS handshake failed (an untrusted or mismatched certificate): not retried, the
@@ -15,7 +17,7 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .http(let status, let route, let detail): return "\(route) answered HTTP \(status): \(detail)"
-        case .connection(let route, let reason): return "\(route) could not be reached: \(reason)"
+        case .connection(let route, let reason), .unsent(let route, let reason): return "\(route) could not be reached: \(reason)"
         case .undecodable(let route, let reason): return "\(route) answered something unreadable: \(reason)"
         case .tls(let route, let reason):
             return "\(route): TLS handshake failed (\(reason)); trust the server's CA with PREFECT_API_SSL_CERT_FILE=/path/ca.pem, "
@@ -26,7 +28,8 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     /// The request that failed, e.g. "POST /work_pools/p/workers/heartbeat".
     public var route: String {
         switch self {
-        case .http(_, let route, _), .connection(let route, _), .undecodable(let route, _), .tls(let route, _): return route
+        case .http(_, let route, _), .connection(let route, _), .unsent(let route, _), .undecodable(let route, _), .tls(let route, _):
+            return route
         }
     }
 
@@ -35,7 +38,7 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     public var failure: RetryPolicy.Failure? {
         switch self {
         case .http(let status, _, _): return .status(status)
-        case .connection: return .connection
+        case .connection, .unsent: return .connection
         case .undecodable, .tls: return nil
         }
     }
@@ -46,12 +49,13 @@ public enum PrefectAPIError: Error, CustomStringConvertible, Sendable {
     /// Whether the server may have taken the request, or still may, without the worker knowing:
     /// no answer came (a cut connection, a timeout), a gateway answered for the server (502, 504),
     /// or the answer could not be read. The server's own error answers (a 503 of a failed
-    /// transaction, say) say that it did not take it; a TLS handshake that failed sent nothing.
+    /// transaction, say) say that it did not take it; a refused connection or a failed TLS
+    /// handshake sent nothing.
     public var mayStillLand: Bool {
         switch self {
         case .connection, .undecodable: return true
         case .http(let status, _, _): return status == 502 || status == 504
-        case .tls: return false
+        case .unsent, .tls: return false
         }
     }
 
