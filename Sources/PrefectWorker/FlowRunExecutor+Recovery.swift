@@ -73,17 +73,29 @@ extension FlowRunExecutor {
         var logger = self.logger
         logger[metadataKey: "flow_run_id"] = "\(entry.flowRunId)"
         logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
-        let id = entry.flowRunId
-        let known = await untilAnswered("read the flow run", logger: logger) { () -> FlowRun? in
+        let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
+        await undoLateTransition(of: run, among: Set(stray), logger: logger)
+    }
+
+    /// Reads the run: a non-final state set by one of `transitions` (proposals whose attempts went
+    /// unanswered and landed after the run had moved on) is undone, the state before it put back.
+    func undoLateTransition(of run: FlowRun, among transitions: Set<String>, logger: Logger) async {
+        if let current = await readFlowRunIfKnown(run.id, logger: logger) ?? nil,
+            let late = ClaimDecision.landedLate(current: current.state, of: transitions)
+        {
+            await restoreStateBefore(late, of: run, logger: logger)
+        }
+    }
+
+    /// The run as the server has it, read until answered: nil when the server could not be asked
+    /// (the worker is stopping), `.some(nil)` when it no longer knows the run.
+    private func readFlowRunIfKnown(_ id: String, logger: Logger) async -> FlowRun?? {
+        await untilAnswered("read the flow run's state", logger: logger) { () -> FlowRun? in
             do {
                 return try await api.readFlowRun(id: id)
             } catch let error as PrefectAPIError where error.status == 404 {
                 return nil
             }
-        }
-        if let current = known ?? nil, let late = ClaimDecision.landedLate(current: current.state, of: Set(stray)) {
-            let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
-            await restoreStateBefore(late, of: run, logger: logger)
         }
     }
 
@@ -96,13 +108,7 @@ extension FlowRunExecutor {
         logger[metadataKey: "flow_run_name"] = "\(entry.flowRunName)"
         let processAlive = entry.pid.map { ProcessIdentity.isRunning(pid: $0, startTime: entry.pidStartTime) } ?? false
         let flowRunId = entry.flowRunId
-        guard let known = await untilAnswered("read the flow run's state", logger: logger, { () -> FlowRun? in
-            do {
-                return try await api.readFlowRun(id: flowRunId)
-            } catch let error as PrefectAPIError where error.status == 404 {
-                return nil
-            }
-        }) else { return nil }
+        guard let known = await readFlowRunIfKnown(flowRunId, logger: logger) else { return nil }
         let run = FlowRun(id: entry.flowRunId, name: entry.flowRunName, flowId: "")
         let decision = RecoveryDecision.decide(
             entry: entry, writerAlive: false, processAlive: processAlive, current: known?.currentStateType,

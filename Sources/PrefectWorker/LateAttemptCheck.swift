@@ -36,12 +36,7 @@ struct LateAttemptCheck: AfterSlotWork {
         let (clock, delay) = (executor.clock, executor.lateRequestSeconds)
         try? await cancelWhenGracefulShutdown { try await clock.sleep(seconds: delay) }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
-        let id = run.id
-        if let current = await executor.untilAnswered("read the flow run", logger: logger, { try await executor.api.readFlowRun(id: id) }),
-            let late = ClaimDecision.landedLate(current: current.state, of: transitions)
-        {
-            await executor.restoreStateBefore(late, of: run, logger: logger)
-        }
+        await executor.undoLateTransition(of: run, among: transitions, logger: logger)
         executor.ledger?.remove(run.id)
     }
 }
