@@ -38,6 +38,8 @@ let package = Package(
         ),
         // posix_spawn with a new session, a working directory and default signal dispositions.
         .target(name: "CProcessSpawn"),
+        // The Swift runtime's global-executor hook, for running tasks on NIO's event loops.
+        .target(name: "CSwiftConcurrencyHook"),
         // libsystemd: sd_journal_sendv, sd_notify, sd_watchdog_enabled (apt libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The journal LogHandler and sd_notify; the only target that imports CSystemd.
@@ -68,12 +70,17 @@ let package = Package(
         .executableTarget(
             name: "prefect-worker",
             dependencies: [
-                "PrefectWorker",
+                "PrefectWorker", "Systemd", "CSwiftConcurrencyHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The release binary carries no symbol table or debug info (a third of its size, and
+            // nothing the worker reads at run time); a debug build keeps both. README, "Building".
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release))]
         ),
         .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
         .testTarget(

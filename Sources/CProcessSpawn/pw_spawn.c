@@ -66,3 +66,7 @@ int pw_pidfd_open(pid_t pid) {
     return -ENOSYS;
 #endif
 }
+
+int pw_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The CSRF token a Prefect server with `PREFECT_SERVER_CSRF_PROTECTION_ENABLED` wants on every
 /// write (POST, PUT, PATCH, DELETE), as Prefect's client handles it: fetched with

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOHTTP1
 import PrefectWorkerCore
 
@@ -175,7 +175,7 @@ extension HTTPPrefectAPI {
     }
 
     static func escape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? segment
+        PercentEncoding.pathSegment(segment)
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -1,11 +1,15 @@
 import AsyncHTTPClient
 import CoreMetrics
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
 import PrefectWorkerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `PrefectAPI` over HTTP with AsyncHTTPClient. Every request carries the auth and custom headers;
 /// 408/429/5xx and connection failures are retried by `RetryPolicy`, everything else is final.
@@ -112,7 +116,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                     csrfToken = try await self.csrfToken(policy: policy)
                     continue
                 }
-                if status == 502 || status == 504 { unanswered?() }
+                if status == 502 || status == 504 { await unanswered?() }
                 failure = .status(status)
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"), now: Date())
                 // Prefect's maintenance answer: retried without counting, for as long as it lasts.
@@ -125,7 +129,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
                 metrics.record(method: method.rawValue, path: path, status: nil, failed: true, duration: ContinuousClock.now - started)
                 reachability.record(status: nil)
                 let sent = !Self.neverSent(error)
-                if sent { unanswered?() }
+                if sent { await unanswered?() }
                 if let reason = PrefectAPIConfiguration.TLS.handshakeFailure(error) { throw PrefectAPIError.tls(route: route, reason: reason) }
                 // A kept-alive connection the server had already closed: the request never got an
                 // answer, so it is sent again at once on a fresh connection, once, quietly.
@@ -150,7 +154,7 @@ public final class HTTPPrefectAPI: PrefectAPI {
             logger.log(
                 level: routine ? .debug : .warning,
                 maintenance ? "the Prefect server is in maintenance; retrying" : "Prefect API call failed; retrying",
-                metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(String(format: "%.2f", delay))"])
+                metadata: ["route": "\(route)", "error": "\(failed)", "retry": "\(retryNumber)", "delay_s": "\(delay.fixedPointText(digits: 2))"])
             try await clock.sleep(seconds: delay)
         }
     }

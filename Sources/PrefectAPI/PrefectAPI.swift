@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// The calls the worker makes to a Prefect server (docs/prefect-worker-protocol.md §2.8). One protocol so the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// Where the server is and how to authenticate (docs/prefect-worker-protocol.md §1).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOCore
 import PrefectWorkerCore
 
@@ -42,7 +42,7 @@ final class ProxyTunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         var bytes = unwrapInboundIn(data)
         answer.writeBuffer(&bytes)
         let text = String(buffer: answer)
-        guard let end = text.range(of: "\r\n\r\n") else {
+        guard let end = text.firstRange(of: "\r\n\r\n") else {
             if answer.readableBytes > 16 * 1024 { fail(context: context, "an answer to CONNECT without an end") }
             return
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Whether the last request reached the Prefect server: false after one that could not connect or

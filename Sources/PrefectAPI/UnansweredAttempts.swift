@@ -4,4 +4,4 @@
 /// a late arrival can no longer happen (FlowRunExecutor's stray transitions). A parameter rather
 /// than a task-local: `TaskLocal.withValue` around these calls crashed the release build
 /// (swift_task_localValuePush, Swift 6.3.1, static stdlib).
-public typealias UnansweredAttempt = @Sendable () -> Void
+public typealias UnansweredAttempt = @Sendable () async -> Void

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// Which configuration file is read: `--config`, else `PREFECT_WORKER_CONFIG`, else

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectWorkerCore
 import ProcessSupervisor
@@ -25,19 +25,23 @@ struct CrashedHooks: Sendable {
         var logger = self.logger
         logger[metadataKey: "hooks"] = "on_crashed"
         let workspace: RunWorkspace
-        let environment: [String: String]
-        let profile: RunProfileFile?
         do {
             workspace = try RunWorkspace.make(workingDir: nil)
-            (environment, profile) = try executor.environmentWithProfile(for: prepared)
         } catch {
             logger.warning("could not run the flow's on_crashed hooks: \(prepared.redaction.redact("\(error)"))")
             return
         }
-        defer {
-            workspace.remove()
+        do {
+            let (environment, profile) = try executor.environmentWithProfile(for: prepared)
+            await runHelper(in: workspace, environment: environment, seconds: seconds, logger: logger)
             profile?.remove()
+        } catch {
+            logger.warning("could not run the flow's on_crashed hooks: \(prepared.redaction.redact("\(error)"))")
         }
+        await workspace.remove()
+    }
+
+    private func runHelper(in workspace: RunWorkspace, environment: [String: String], seconds: Double, logger: Logger) async {
         let output = executor.outputQueue(for: prepared, logger: logger)
         let helper: ChildProcess
         do {
@@ -63,7 +67,7 @@ struct CrashedHooks: Sendable {
                 // The deadline came first: the helper is killed, so the wait for it ends too.
                 logger.warning(
                     "the flow's on_crashed hooks did not finish within \(TeardownReport.seconds(seconds)) s (crashed_hooks_seconds); stopping them")
-                executor.signalRun(helper, run: prepared.run, TeardownPlan.sigkill, logger: logger)
+                await executor.signalRun(helper, run: prepared.run, TeardownPlan.sigkill, logger: logger)
             }
             group.cancelAll()
             return first

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// The worker's API credentials: `PREFECT_API_KEY` / `PREFECT_API_AUTH_STRING` (flag-less settings:
@@ -36,7 +36,7 @@ struct Credentials {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SettingsError(setting: "credential \(name)", problem: "cannot be read at \(path); check the unit's LoadCredential= line")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        let text = String(decoding: data, as: UTF8.self).trimming(while: \.isNewline)
         return text.isEmpty ? nil : text
     }
 }

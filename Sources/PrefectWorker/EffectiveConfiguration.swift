@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// `prefect-worker config show`: every setting as a line of TOML with where its value came from,
@@ -23,7 +23,7 @@ public enum EffectiveConfiguration {
     }
 
     static func tomlLiteral(_ value: SettingValue, kind: Setting.Kind) -> String {
-        let text = value.text.trimmingCharacters(in: .whitespaces)
+        let text = value.text.trimmingSpaces()
         switch kind {
         case .string: return quoted(value.text)
         case .integer: return Int(text).map(String.init) ?? quoted(value.text)

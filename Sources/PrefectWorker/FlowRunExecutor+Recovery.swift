@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Restart recovery: what a starting worker does with the runs an earlier worker process of this
 /// pool left in the ledger (it was killed, crashed, or the host rebooted).
@@ -26,7 +30,7 @@ extension FlowRunExecutor {
     func recover(logger: Logger) async -> Recovery {
         guard let ledger else { return Recovery() }
         var recovery = Recovery()
-        for var entry in ledger.entries() {
+        for var entry in await ledger.entries() {
             let writerAlive = entry.workerPid != getpid()
                 && ProcessIdentity.isRunning(pid: entry.workerPid, startTime: entry.workerStartTime)
             if writerAlive { continue }
@@ -117,22 +121,22 @@ extension FlowRunExecutor {
         case .leave:
             return nil
         case .forget:
-            ledger.remove(entry)
+            await ledger.remove(entry)
             removeProfile(of: entry)
         case .report(let proposal):
             logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
             await propose(proposal, for: run, logger: logger)
-            ledger.remove(entry)
+            await ledger.remove(entry)
             removeProfile(of: entry)
         case .restoreBeforeClaim(let transitionId):
             logger.notice("a claim of an earlier worker process reached the server after the run had left SCHEDULED; restoring its state")
             await restoreStateBefore(transitionId, of: run, logger: logger)
-            ledger.remove(entry)
+            await ledger.remove(entry)
         case .handBack:
             let proposal = await handBackProposal(for: run, exit: .unknown, logger: logger)
             logger.notice("recovering a flow run left by an earlier worker process: \(proposal.type.rawValue)")
             await propose(proposal, for: run, logger: logger)
-            ledger.remove(entry)
+            await ledger.remove(entry)
             removeProfile(of: entry)
         case .adopt:
             logger.notice("adopting a flow run whose process survived the worker's restart", metadata: ["pid": "\(entry.pid ?? 0)"])
@@ -140,8 +144,8 @@ extension FlowRunExecutor {
             mine.workerPid = getpid()
             mine.workerStartTime = Self.workerStartTime
             // Under its own name now (the same name when the pid is the same, as for PID 1).
-            if entry.workerPid != mine.workerPid { ledger.remove(entry) }
-            ledger.record(mine)
+            if entry.workerPid != mine.workerPid { await ledger.remove(entry) }
+            await ledger.record(mine)
             return mine
         }
         _ = strays.take(run.id)
@@ -176,7 +180,7 @@ extension FlowRunExecutor {
         await registry.unregister(run.id)
         _ = strays.take(run.id)  // only final states were proposed: a late one leaves the run final
         guard let stray = entry.strayTransitionIds, !stray.isEmpty else {
-            ledger?.remove(run.id)
+            await ledger?.remove(run.id)
             return nil
         }
         // A RUNNING the earlier worker process sent may still re-open the run: the entry stays

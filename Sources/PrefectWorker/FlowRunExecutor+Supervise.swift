@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
@@ -18,9 +18,11 @@ extension FlowRunExecutor {
     static func marker(of flowRunId: String) -> String { "PREFECT__FLOW_RUN_ID=\(flowRunId)" }
 
     /// Signals the run's process group and every other process of the run (one that left the group).
-    func signalRun(_ process: any SupervisedProcess, run: FlowRun, _ signal: Int32, logger: Logger) {
+    /// The scans of /proc run on the blocking pool (`BlockingWork`): they read every process's stat.
+    func signalRun(_ process: any SupervisedProcess, run: FlowRun, _ signal: Int32, logger: Logger) async {
         process.signalGroup(signal)
-        let others = ProcessTree.processes(descendingFrom: process.pid, marker: Self.marker(of: run))
+        let (pid, marker) = (process.pid, Self.marker(of: run))
+        let others = await BlockingWork.run { ProcessTree.processes(descendingFrom: pid, marker: marker) }
         ProcessTree.signal(others, signal)
         logger.info("sent \(SignalName.of(signal)) to the flow run's process group", metadata: ["processes": "\(others.count)"])
     }
@@ -29,7 +31,8 @@ extension FlowRunExecutor {
     /// `setsid`, a grandchild that ignored the signals): SIGTERM, a second to go, then SIGKILL.
     /// Returns how many there were.
     func killLeftovers(of run: FlowRun, logger: Logger) async -> Int {
-        var leftovers = ProcessTree.processes(descendingFrom: nil, marker: Self.marker(of: run))
+        let marker = Self.marker(of: run)
+        var leftovers = await BlockingWork.run { ProcessTree.processes(descendingFrom: nil, marker: marker) }
         guard !leftovers.isEmpty else { return 0 }
         let count = leftovers.count
         logger.notice("killing \(count) leftover process(es) of the flow run", metadata: ["pids": "\(leftovers.sorted())"])

@@ -1,8 +1,12 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import ProcessSupervisor
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Takes one scheduled flow run from claim to a terminal state (or leaves it to another worker when
 /// the claim is lost). Every decision is made by PrefectWorkerCore; this type only does the I/O.
@@ -45,7 +49,7 @@ struct FlowRunExecutor: Sendable {
         case .won: break
         // Its ledger entry stays until the stray claim is looked at again.
         case .unsettled: break
-        case .refused, .deploymentMissing: ledger?.remove(run.id)
+        case .refused, .deploymentMissing: await ledger?.remove(run.id)
         }
         await claimDecided(outcome == .won)
         switch outcome {
@@ -76,7 +80,7 @@ struct FlowRunExecutor: Sendable {
         let stray = strays.take(run.id)
         // With a proposal that may still land, the entry (and its strays) stays until the second
         // look: a worker killed before it looks leaves the look to its next start.
-        if stray.isEmpty { ledger?.remove(run.id) }
+        if stray.isEmpty { await ledger?.remove(run.id) }
         // Before the poll loop frees this run's slot and polls: a run waiting for this
         // deployment's concurrency slot is proposed in that poll.
         if let deploymentId = run.deploymentId { claimPauses.slotFreed(deploymentId: deploymentId) }
@@ -174,14 +178,14 @@ struct FlowRunExecutor: Sendable {
         // still finds the run on its restart (README, "Restart recovery").
         var claimed = ledgerEntry(for: run, phase: .claimed)
         claimed.claimTransitionId = transitionId
-        ledger?.record(claimed)
+        await ledger?.record(claimed)
         var attempt = 0
         // Once an attempt went unanswered, giving up does not settle the claim.
         func givenUp(_ refused: ClaimOutcome) -> ClaimOutcome { attempt > 0 ? .unsettled(transitionId: transitionId) : refused }
         while !Task.isCancelled {
             do {
                 let answer = try await api.setStateOnce(
-                    flowRunId: run.id, proposal: .claim, transitionId: transitionId, unanswered: { [self] in noteStray(transitionId, of: run.id) })
+                    flowRunId: run.id, proposal: .claim, transitionId: transitionId, unanswered: { [self] in await noteStray(transitionId, of: run.id) })
                 switch ClaimDecision(answer: answer, transitionId: transitionId) {
                 case .launch:
                     return .won
@@ -261,7 +265,7 @@ struct FlowRunExecutor: Sendable {
     @discardableResult
     func propose(_ proposal: StateProposal, for run: FlowRun, logger: Logger) async -> OrchestrationResult? {
         let transitionId = UUID().uuidString.lowercased()
-        let unanswered: UnansweredAttempt = { [self] in noteStray(transitionId, of: run.id) }
+        let unanswered: UnansweredAttempt = { [self] in await noteStray(transitionId, of: run.id) }
         let answer: OrchestrationResult?
         if HandingOnProposal.readsBackBeforeRetrying(proposal) {
             answer = await proposeReadingBack(proposal, for: run, transitionId: transitionId, unanswered: unanswered, logger: logger)
@@ -321,9 +325,9 @@ struct FlowRunExecutor: Sendable {
     }
 
     /// A proposal of the run had an attempt go unanswered: it may still land (`LateAttemptCheck`).
-    func noteStray(_ transitionId: String, of flowRunId: String) {
+    func noteStray(_ transitionId: String, of flowRunId: String) async {
         strays.note(transitionId, of: flowRunId)
-        ledger?.noteStray(transitionId, of: flowRunId)
+        await ledger?.noteStray(transitionId, of: flowRunId)
     }
 
     /// Runs `call` until it succeeds or fails for a reason a retry cannot fix (nil then). The API

@@ -1,8 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectWorkerCore
 import Systemd
-import Synchronization
 
 /// One JSON object per record on stderr, for containers and log shippers: `timestamp`, `level`,
 /// `message`, then every metadata key as it is (`flow_run_id`, `stream`, ...). The same records
@@ -31,14 +30,5 @@ public struct JSONLogHandler: LogHandler {
             out += ",\(JSONValue.quote(key)):\(JSONValue.quote(metadata[key]!.description))"
         }
         return out + "}\n"
-    }
-}
-
-/// Whole lines to stderr, one writer at a time, so records of concurrent runs never interleave.
-enum StderrWriter {
-    private static let lock = Mutex(())
-
-    static func write(_ line: String) {
-        lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
@@ -37,6 +37,6 @@ struct LateAttemptCheck: AfterSlotWork {
         try? await cancelWhenGracefulShutdown { try await clock.sleep(seconds: delay) }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
         await executor.undoLateTransition(of: run, among: transitions, logger: logger)
-        executor.ledger?.remove(run.id)
+        await executor.ledger?.remove(run.id)
     }
 }

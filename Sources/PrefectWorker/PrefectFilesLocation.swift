@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// Where Prefect's own settings files are for this process, and reading them (the decisions are
@@ -20,7 +20,7 @@ public struct PrefectFilesLocation: Sendable {
     func load(layers: SettingLayers, environment: [String: String]) throws -> PrefectSettingsFiles {
         let dotEnv = try read(workingDirectory + "/.env")
         let prefectToml = try read(workingDirectory + "/prefect.toml")
-        let userHome = SettingsResolver.nonEmpty(environment["HOME"]) ?? NSHomeDirectory()
+        let userHome = SettingsResolver.nonEmpty(environment["HOME"]) ?? FileManager.default.homeDirectoryForCurrentUser.path
         let path = try PrefectSettingsFiles.profilesPath(
             given: layers.value("prefect_profiles_path")?.text, home: layers.value("prefect_home")?.text, userHome: userHome,
             dotEnv: dotEnv, prefectToml: prefectToml)

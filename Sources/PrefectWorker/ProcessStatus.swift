@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Fields of this process's `/proc/self/status`.
 enum ProcessStatus {

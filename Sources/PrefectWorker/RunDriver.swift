@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
@@ -89,7 +89,7 @@ struct RunDriver {
             timers = [:]
             background.cancelAll()
         }
-        workspace?.remove()
+        await workspace?.remove()
         profile?.remove()
         executor.controlChannel.unregister(flowRunId: prepared.run.id)
     }
@@ -100,7 +100,7 @@ struct RunDriver {
         let (executor, logger, postEvent) = (self.executor, self.logger, self.postEvent)
         switch action {
         case .proposeRunning:
-            recordStarting()
+            await recordStarting()
             background.addTask {
                 postEvent.yield(.runningAnswered(await executor.propose(StateProposal(type: .running), for: run, logger: logger)))
             }
@@ -129,7 +129,7 @@ struct RunDriver {
                 postEvent.yield(.intentAnswered(acknowledged: answer != .notAcknowledged))
             }
         case .signalGroup(let signal):
-            if let process { executor.signalRun(process, run: run, signal, logger: logger) }
+            if let process { await executor.signalRun(process, run: run, signal, logger: logger) }
         case .sweepLeftovers:
             return .leftoversSwept(count: await executor.killLeftovers(of: run, logger: logger))
         case .finishNotStarted(let why):
@@ -157,7 +157,7 @@ struct RunDriver {
                 captureOutput: prepared.job.streamOutput)
             let output = prepared.job.streamOutput ? executor.outputQueue(for: prepared, logger: logger) : nil
             // A run the worker reports was recorded `starting` before RUNNING was proposed.
-            if prepared.reporting == .engine || profile != nil { recordStarting() }
+            if prepared.reporting == .engine || profile != nil { await recordStarting() }
             let child: ChildProcess
             do {
                 child = try ChildProcess.spawn(spec) { line in output?.offer(line) }
@@ -178,7 +178,7 @@ struct RunDriver {
         if let claimedAt { executor.metrics.runStarted(claimToSpawn: executor.clock.now - claimedAt) }
         let running = executor.ledgerEntry(
             for: run, phase: .running, pid: child.pid, reporting: prepared.reporting, profileDirectory: profile?.directory)
-        executor.ledger?.record(running)
+        await executor.ledger?.record(running)
         runningEntry = running
         logger[metadataKey: "pid"] = "\(child.pid)"
         logger.info(
@@ -197,8 +197,8 @@ struct RunDriver {
 
     /// The ledger learns that the run's process may exist before it does: a worker killed between
     /// the spawn and the pid's record finds the process on its restart by the run's marker.
-    private func recordStarting() {
-        executor.ledger?.record(executor.ledgerEntry(
+    private func recordStarting() async {
+        await executor.ledger?.record(executor.ledgerEntry(
             for: prepared.run, phase: .starting, reporting: prepared.reporting, profileDirectory: profile?.directory))
     }
 
@@ -225,7 +225,7 @@ struct RunDriver {
             // same state from the ledger (README, "Restart recovery").
             ended.record(exit)
             ended.updated = Date()
-            executor.ledger?.record(ended)
+            await executor.ledger?.record(ended)
         }
         reportedCrashed = await executor.reportOutcome(
             outcome, conclusion: conclusion, of: prepared.run, reporting: prepared.reporting, logger: logger)

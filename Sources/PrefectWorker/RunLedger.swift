@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectWorkerCore
 
@@ -30,7 +30,32 @@ final class RunLedger: Sendable {
         }
     }
 
-    func record(_ entry: LedgerEntry) {
+    /// Writes the run's entry (on the blocking pool: it fsyncs, see `BlockingWork`).
+    func record(_ entry: LedgerEntry) async {
+        await BlockingWork.run { self.recordNow(entry) }
+    }
+
+    /// Notes an unanswered proposal of the run (see `noteStrayNow`).
+    func noteStray(_ transitionId: String, of flowRunId: String) async {
+        await BlockingWork.run { self.noteStrayNow(transitionId, of: flowRunId) }
+    }
+
+    /// Removes this worker process's entry of the run.
+    func remove(_ flowRunId: String) async {
+        await BlockingWork.run { self.removeNow(flowRunId) }
+    }
+
+    /// Removes an entry an earlier worker process wrote (see `removeNow(_:)`).
+    func remove(_ entry: LedgerEntry) async {
+        await BlockingWork.run { self.removeNow(entry) }
+    }
+
+    /// Every entry on disk; unreadable files are reported and skipped.
+    func entries() async -> [LedgerEntry] {
+        await BlockingWork.run { self.entriesNow() }
+    }
+
+    private func recordNow(_ entry: LedgerEntry) {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = [.sortedKeys]
@@ -44,7 +69,7 @@ final class RunLedger: Sendable {
 
     /// Notes a proposal of the run with an unanswered attempt beside this worker process's entry
     /// of it (none: nothing to note, the run is not held).
-    func noteStray(_ transitionId: String, of flowRunId: String) {
+    private func noteStrayNow(_ transitionId: String, of flowRunId: String) {
         guard access(path(of: flowRunId), F_OK) == 0 else { return }
         let path = straysPath(of: flowRunId)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
@@ -60,24 +85,21 @@ final class RunLedger: Sendable {
         Self.syncDirectory(directory)
     }
 
-    /// Removes this worker process's entry of the run.
-    func remove(_ flowRunId: String) {
+    private func removeNow(_ flowRunId: String) {
         unlink(path(of: flowRunId))
         unlink(straysPath(of: flowRunId))
         Self.syncDirectory(directory)
     }
 
-    /// Removes an entry an earlier worker process wrote (also under the name before per-process
-    /// files, `<run id>.json`).
-    func remove(_ entry: LedgerEntry) {
+    /// Also under the name before per-process files, `<run id>.json`.
+    private func removeNow(_ entry: LedgerEntry) {
         unlink(path(of: entry.flowRunId, writer: entry.workerPid))
         unlink(straysPath(of: entry.flowRunId, writer: entry.workerPid))
         unlink("\(directory)/\(entry.flowRunId).json")
         Self.syncDirectory(directory)
     }
 
-    /// Every entry on disk; unreadable files are reported and skipped.
-    func entries() -> [LedgerEntry] {
+    private func entriesNow() -> [LedgerEntry] {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

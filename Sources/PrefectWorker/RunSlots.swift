@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 /// The runs this worker holds, from claim until the child is gone; `limit` is never exceeded, nor

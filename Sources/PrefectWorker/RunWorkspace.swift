@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -20,9 +20,12 @@ struct RunWorkspace {
         return RunWorkspace(path: String(cString: made), isTemporary: true)
     }
 
-    func remove() {
+    /// Removes a temporary directory with what the run left in it (on the blocking pool: it may
+    /// hold many files, see `BlockingWork`).
+    func remove() async {
         guard isTemporary else { return }
-        try? FileManager.default.removeItem(atPath: path)
+        let path = self.path
+        await BlockingWork.run { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 

@@ -1,8 +1,12 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PrefectAPI
 import PrefectWorkerCore
 import Systemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Values given on the command line, by setting key (`SettingsCatalog`); several for a repeated
 /// list flag. A key that is absent was not given.
@@ -16,7 +20,7 @@ public struct CommandLineSettings: Sendable {
     /// Records a flag's value when it was given (nil, false or empty = not given: a unit's
     /// `--pool ${UNSET}` must not hide the file's value).
     public mutating func set(_ key: String, _ value: (any CustomStringConvertible)?) {
-        guard let value, !value.description.trimmingCharacters(in: .whitespaces).isEmpty else { return }
+        guard let value, !value.description.trimmingSpaces().isEmpty else { return }
         if let flag = value as? Bool, !flag { return }
         values[key] = [value.description]
     }
@@ -218,7 +222,7 @@ public struct SettingsResolver: Sendable {
         guard let data = FileManager.default.contents(atPath: file.text) else {
             throw SettingsError(setting: file.label, problem: "names '\(file.text)', which cannot be read; check the path and its permissions")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        let text = String(decoding: data, as: UTF8.self).trimming(while: \.isNewline)
         return text.isEmpty ? nil : text
     }
 
@@ -261,7 +265,7 @@ public struct SettingsResolver: Sendable {
     /// `logging_level` (Prefect's `PREFECT_LOGGING_LEVEL`).
     public func logLevel() throws -> Logger.Level {
         guard let given = layers.value("logging_level") else { return .info }
-        switch given.text.trimmingCharacters(in: .whitespaces).uppercased() {
+        switch given.text.trimmingSpaces().uppercased() {
         case "INFO": return .info
         case "DEBUG": return .debug
         case "WARNING", "WARN": return .warning
@@ -291,7 +295,7 @@ public struct SettingsResolver: Sendable {
     }
 
     static func nonEmpty(_ value: String?) -> String? {
-        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        guard let value, !value.trimmingSpaces().isEmpty else { return nil }
         return value
     }
 
@@ -299,12 +303,12 @@ public struct SettingsResolver: Sendable {
         guard let text = Self.nonEmpty(text) else { return [:] }
         let problem = "must be a JSON object of header names to string values, e.g. {\"X-Team\": \"data\"}"
         let setting = layers.value("client_custom_headers")?.label ?? label("client_custom_headers_file")
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.objectValue else {
             throw SettingsError(setting: setting, problem: problem)
         }
         var headers: [String: String] = [:]
         for (name, value) in object {
-            guard let value = value as? String else { throw SettingsError(setting: setting, problem: problem) }
+            guard let value = value.stringValue else { throw SettingsError(setting: setting, problem: problem) }
             headers[name] = value
         }
         return headers

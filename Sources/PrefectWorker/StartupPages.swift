@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Gives back the pages of the worker's own program and libraries that only start-up needed.
 /// Their text is file-backed and clean: the kernel maps it in 64 KiB runs around every page that

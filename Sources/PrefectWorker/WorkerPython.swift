@@ -1,21 +1,28 @@
-import Foundation
+import FoundationEssentials
 import PrefectAPI
 import Logging
 import PrefectWorkerCore
 import ProcessSupervisor
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The Python that runs `-m prefect.engine` for jobs without a command: `--python`, else the
 /// interpreter of the `prefect` script on the worker's PATH (under systemd, `python3` on PATH is
 /// rarely the one Prefect is installed in), else `python3`.
 enum WorkerPython {
     static func discover(environment: [String: String]) -> String {
-        guard let script = try? ExecutableResolver.resolve("prefect", path: environment["PATH"], workingDirectory: nil),
-            let handle = FileHandle(forReadingAtPath: script)
-        else { return "python3" }
-        defer { try? handle.close() }
-        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
-        return PrefectScriptInterpreter.interpreter(script: head) ?? "python3"
+        guard let script = try? ExecutableResolver.resolve("prefect", path: environment["PATH"], workingDirectory: nil) else {
+            return "python3"
+        }
+        let fd = open(script, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "python3" }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let count = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return PrefectScriptInterpreter.interpreter(script: String(decoding: head.prefix(max(0, count)), as: UTF8.self)) ?? "python3"
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the worker asks of an engine over its control channel before signalling it
 /// (docs/prefect-worker-protocol.md §5.5). The engine acknowledges an intent it takes, and then

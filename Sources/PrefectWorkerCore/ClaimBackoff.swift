@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which runs this worker leaves alone for a while because their last claim was refused (ABORT,
 /// REJECT, WAIT, or taken by another worker). A run the server will never let anyone claim (a
@@ -46,7 +46,7 @@ public struct ClaimBackoff: Sendable, Equatable {
 
     /// The pause after the `refusals`-th refusal in a row: base, 2 base, 4 base, ... up to cap.
     public func pause(afterRefusals refusals: Int) -> Double {
-        min(cap, base * pow(2, Double(min(max(refusals, 1) - 1, 30))))
+        min(cap, base * Double(1 << min(max(refusals, 1) - 1, 30)))
     }
 
     /// Records a refused claim of `flowRunId` (of `deploymentId`); `serverDelay` is a WAIT's

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What to do with the answer to a PENDING ("Pending") claim (docs/prefect-worker-protocol.md §4.2): only an ACCEPT that
 /// leaves the run PENDING makes it ours; anything else means another worker or a rule has it.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One value of a configuration file.
 public enum ConfigValue: Equatable, Sendable {
@@ -530,6 +530,6 @@ private struct ConfigScanner {
 
     /// The rest of the current line, trimmed, for error messages.
     mutating func restOfLine() -> String {
-        take { $0 != "\n" }.trimmingCharacters(in: .whitespacesAndNewlines)
+        take { $0 != "\n" }.trimmingWhitespace()
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How the worker's API credentials (key, auth string, custom headers) reach a flow run
 /// (`pass_credentials_to_runs`). A Prefect engine needs them to talk to the API; a plain command
@@ -20,7 +20,7 @@ public enum CredentialPassing: String, Sendable, CaseIterable {
 
     /// `true`/`false` are the setting's old boolean values (always/never).
     public init?(setting text: String) {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch text.trimmingSpaces().lowercased() {
         case "auto": self = .auto
         case "always", "true", "1", "yes", "on": self = .always
         case "never", "false", "0", "no", "off": self = .never

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A `.env` file as Prefect reads it (python-dotenv): `KEY=VALUE` lines, optionally `export KEY=VALUE`,
 /// values bare (an inline ` #` comment ends them), 'single-quoted' (as written) or "double-quoted"
@@ -32,7 +32,7 @@ public enum DotEnvFile {
                 unreadable.append(index + 1)
                 continue
             }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingSpaces()
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }),
                 let value = Self.value(line[line.index(after: equals)...])
             else {
@@ -56,7 +56,7 @@ public enum DotEnvFile {
                 value.append(character)
                 previous = character
             }
-            return value.trimmingCharacters(in: .whitespaces)
+            return value.trimmingSpaces()
         }
         var value = ""
         var escaped = false

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the worker asks of the server's event stream (`WS /events/out`, docs/prefect-worker-protocol.md §7): the
 /// state events of flow runs in its pool that call for action now, a new run to claim or a run to

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One log line for the Prefect API (`POST /logs/`), shown in the UI under its flow run.
 public struct FlowRunLog: Sendable, Equatable {

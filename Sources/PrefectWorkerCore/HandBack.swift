@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A Prefect engine that exits while its run is still in the worker's PENDING never reached
 /// RUNNING, so none of the flow's code ran: the engine proposes RUNNING before it runs anything.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the health endpoint answers (pure): `/health` for Prefect's own healthcheck, and the two
 /// probes that Kubernetes-style orchestrators and load balancers tell apart.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One run this worker holds, as written to its durable ledger so that a restarted worker knows
 /// what it had claimed and launched (README, "Restart recovery").

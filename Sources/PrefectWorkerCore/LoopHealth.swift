@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Whether the worker's loops are doing their job, from when each last succeeded. It decides
 /// whether the systemd watchdog is fed: a worker whose heartbeats or polls keep failing (server

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A flow run as the worker needs it. Decoding ignores every field not listed here, so newer
 /// servers with more fields still decode.

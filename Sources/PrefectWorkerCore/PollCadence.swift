@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// When the worker polls, and which of a poll's runs it claims now.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What one poll asks the server for: runs due before `now + prefetch`, at most as many as there
 /// are free slots (so `--limit` is pushed to the server instead of claiming and dropping).

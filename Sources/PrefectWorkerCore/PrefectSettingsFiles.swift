@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Prefect's own settings files, read as Prefect 3.8.8 reads them (`prefect/settings/sources.py`),
 /// for the settings of the catalog that are Prefect's (`Setting.prefectPath`): `.env` in the

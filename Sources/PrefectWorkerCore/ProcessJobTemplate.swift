@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The default base job template of a Prefect "process" work pool, byte for byte what
 /// `ProcessWorker.get_default_base_job_template()` of Prefect 3.8.8 returns. The worker PATCHes it

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An HTTP proxy from `HTTPS_PROXY` / `HTTP_PROXY` (`http://[user:password@]host[:port]`), and the
 /// `NO_PROXY` rule that decides whether a host is reached without it.
@@ -10,16 +10,15 @@ public struct ProxySetting: Sendable, Equatable {
 
     /// Nil when `text` is not an http proxy URL; a bare `host:port` is taken as http.
     public init?(_ text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         let withScheme = trimmed.contains("://") ? trimmed : "http://" + trimmed
         guard let url = URL(string: withScheme), url.scheme?.lowercased() == "http", let host = url.host, !host.isEmpty else {
             return nil
         }
         self.host = host
         self.port = url.port ?? 80
-        if let user = url.user {
-            let decodedUser = user.removingPercentEncoding ?? user
-            let decodedPassword = url.password.map { $0.removingPercentEncoding ?? $0 }
+        if let decodedUser = url.user(percentEncoded: false) {
+            let decodedPassword = url.password(percentEncoded: false)
             credentials = decodedPassword.map { "\(decodedUser):\($0)" } ?? decodedUser
         }
     }
@@ -34,9 +33,9 @@ public struct ProxySetting: Sendable, Equatable {
     /// `example.com` and `.example.com` match the domain and its subdomains, an IP matches itself;
     /// a `:port` on an entry is ignored.
     public static func bypasses(host: String, noProxy: [String]) -> Bool {
-        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let host = host.lowercased().trimming(while: { $0 == "[" || $0 == "]" })
         for raw in noProxy {
-            var entry = raw.lowercased().trimmingCharacters(in: .whitespaces)
+            var entry = raw.lowercased().trimmingSpaces()
             if entry == "*" { return true }
             if entry.hasPrefix("["), let close = entry.firstIndex(of: "]") {
                 entry = String(entry[entry.index(after: entry.startIndex)..<close])

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which failed requests are retried, and after how long: 429, 5xx and
 /// connection errors retry with jittered exponential backoff, honouring `Retry-After`; every other
@@ -99,7 +99,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Seconds from a `Retry-After` header: delta-seconds, or an HTTP date (RFC 9110's IMF-fixdate,
     /// as Prefect's client reads both) counted from `now`; never negative.
     public static func parseRetryAfter(_ header: String?, now: Date) -> Double? {
-        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
+        guard let header = header?.trimmingSpaces(), !header.isEmpty else { return nil }
         if let seconds = Double(header) { return seconds.isFinite ? max(0, seconds) : nil }
         guard let date = httpDate(header) else { return nil }
         return max(0, date.timeIntervalSince(now))

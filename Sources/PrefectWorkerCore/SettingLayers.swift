@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where a setting's value came from.
 public enum SettingOrigin: Sendable, Equatable {
@@ -81,7 +81,7 @@ public struct SettingLayers: Sendable {
             return SettingValue(text: items.joined(separator: ","), items: items, origin: .flag(label), label: label)
         }
         for name in [setting.environment] + setting.environmentAliases {
-            guard let text = environment[name], !text.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            guard let text = environment[name], !text.trimmingSpaces().isEmpty else { continue }
             let items = setting.kind == .list ? Self.items(text) : [text]
             return SettingValue(text: text, items: items, origin: .environment(name), label: name)
         }
@@ -108,7 +108,7 @@ public struct SettingLayers: Sendable {
 
     /// Comma-separated items, trimmed, empty ones dropped.
     static func items(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
     }
 
     private static func check(_ entry: ConfigEntry, path: String) throws {
@@ -158,7 +158,7 @@ public struct SettingLayers: Sendable {
         if let byName = SettingsCatalog.all.first(where: { $0.environment == key || $0.environment == key.uppercased() }) {
             return byName.key
         }
-        let normalized = key.lowercased().replacingOccurrences(of: "-", with: "_")
+        let normalized = key.lowercased().replacing("-", with: "_")
         let scored = SettingsCatalog.all.map { ($0.key, distance(normalized, $0.key)) }.min { $0.1 < $1.1 }
         guard let scored, scored.1 <= 2 else { return nil }
         return scored.0

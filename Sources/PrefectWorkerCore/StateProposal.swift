@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A state the worker will propose for a run.
 public struct StateProposal: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Why a running child is being stopped.
 public enum StopReason: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The events Prefect's worker emits for the UI's event feed (docs/prefect-worker-protocol.md §7), built as JSON
 /// (pure: ids and times come from the caller). Nothing in the server's orchestration depends on them.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one-line live summary a service manager shows (`systemctl status`: sd_notify STATUS=).
 /// It names the time of the last poll rather than its age, so it changes only when something
@@ -29,6 +29,6 @@ public enum WorkerStatus {
     /// `HH:MM:SS` of `date` in UTC.
     static func clockTime(_ date: Date) -> String {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down)) % 86_400
-        return String(format: "%02d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        return [seconds / 3600, seconds / 60 % 60, seconds % 60].map { $0.zeroPadded(width: 2) }.joined(separator: ":")
     }
 }

@@ -1,5 +1,4 @@
 import CProcessSpawn
-import Foundation
 import PrefectWorkerCore
 
 #if canImport(Glibc)
@@ -13,12 +12,12 @@ import Glibc
 ///
 /// (swift-subprocess reaps its own children through pidfds on a private monitor thread; that
 /// cannot share the process with a `waitpid(-1)` reaper, which is why spawning is done here.)
-/// `@unchecked`: its state is guarded by the `NSCondition` its thread waits on (a `Mutex` cannot
-/// be waited on); every access holds it (docs/architecture.md, "Shared state").
+/// `@unchecked`: its state is guarded by the `ConditionVariable` its thread waits on (a `Mutex`
+/// cannot be waited on); every access holds it (docs/architecture.md, "Shared state").
 public final class ChildReaper: @unchecked Sendable {
     public static let shared = ChildReaper()
 
-    private let condition = NSCondition()
+    private let condition = ConditionVariable()
     private var waiters: [pid_t: CheckedContinuation<ProcessExit, Never>] = [:]
     private var supervised: Set<pid_t> = []
     private var exits: [pid_t: ProcessExit] = [:]
@@ -75,9 +74,7 @@ public final class ChildReaper: @unchecked Sendable {
     private func startIfNeeded() {
         guard !started else { return }
         started = true
-        let thread = Thread { [self] in reapForever() }
-        thread.name = "prefect-worker-reaper"
-        thread.start()
+        startWorkerThread(name: "pw-reaper") { [self] in reapForever() }
     }
 
     private func reapForever() {
@@ -96,7 +93,7 @@ public final class ChildReaper: @unchecked Sendable {
                 // are re-parented to us too, without a spawn: look again every second.
                 condition.lock()
                 if isInit {
-                    if spawns == spawnsBefore { _ = condition.wait(until: Date().addingTimeInterval(1)) }
+                    if spawns == spawnsBefore { condition.wait(untilMonotonic: ConditionVariable.monotonicSeconds() + 1) }
                 } else {
                     while spawns == spawnsBefore { condition.wait() }
                 }

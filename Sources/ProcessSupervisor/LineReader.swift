@@ -1,4 +1,3 @@
-import Foundation
 import PrefectWorkerCore
 
 #if canImport(Glibc)
@@ -26,9 +25,7 @@ final class LineReader: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in readUntilEOF() }
-        thread.name = "prefect-worker-\(stream.rawValue)-reader"
-        thread.start()
+        startWorkerThread(name: "pw-\(stream.rawValue)") { [self] in readUntilEOF() }
     }
 
     /// Waits up to `seconds` for the pipe's end (a grandchild holding it open may delay it forever).

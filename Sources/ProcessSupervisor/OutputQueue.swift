@@ -1,12 +1,15 @@
-import Foundation
 import PrefectWorkerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Between a child's pipe readers and a log sink that may be slow (the journal under load): the
 /// readers hand lines in without ever waiting, one writer thread hands them out in order. What the
 /// run's `OutputBudget` does not admit is dropped and counted, and the sink is told how many were
 /// dropped (at most once a second, and once more at the end), so a gap is never silent.
-/// `@unchecked`: its state is guarded by the `NSCondition` the writer thread waits on (a `Mutex`
-/// cannot be waited on); every access holds it (docs/architecture.md, "Shared state").
+/// `@unchecked`: its state is guarded by the `ConditionVariable` the writer thread waits on (a
+/// `Mutex` cannot be waited on); every access holds it (docs/architecture.md, "Shared state").
 public final class OutputQueue: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         case line(OutputLine)
@@ -14,7 +17,7 @@ public final class OutputQueue: @unchecked Sendable {
         case dropped(OutputCounts)
     }
 
-    private let lock = NSCondition()
+    private let lock = ConditionVariable()
     private var budget: OutputBudget
     private var pending: [OutputLine] = []
     private var counts = OutputCounts()
@@ -35,9 +38,7 @@ public final class OutputQueue: @unchecked Sendable {
         self.budget = budget
         self.clock = clock
         self.deliver = deliver
-        let thread = Thread { [self] in writeUntilClosed() }
-        thread.name = "prefect-worker-output-writer"
-        thread.start()
+        startWorkerThread(name: "pw-output") { [self] in writeUntilClosed() }
     }
 
     /// Takes one line; never blocks on the sink.
@@ -65,8 +66,8 @@ public final class OutputQueue: @unchecked Sendable {
         defer { lock.unlock() }
         closed = true
         lock.broadcast()
-        let deadline = Date().addingTimeInterval(seconds)
-        while !finished, lock.wait(until: deadline) {}
+        let deadline = ConditionVariable.monotonicSeconds() + seconds
+        while !finished, lock.wait(untilMonotonic: deadline) {}
         return counts
     }
 
@@ -85,7 +86,7 @@ public final class OutputQueue: @unchecked Sendable {
         while true {
             if pending.isEmpty && !closed {
                 // With drops to tell, wake within a second even if no line is admitted meanwhile.
-                if unreported.dropped > 0 { _ = lock.wait(until: Date().addingTimeInterval(1)) } else { lock.wait() }
+                if unreported.dropped > 0 { lock.wait(untilMonotonic: ConditionVariable.monotonicSeconds() + 1) } else { lock.wait() }
             }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
@@ -114,9 +115,5 @@ public final class OutputQueue: @unchecked Sendable {
         return unreported
     }
 
-    public static func monotonicSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
+    public static func monotonicSeconds() -> Double { ConditionVariable.monotonicSeconds() }
 }

@@ -1,5 +1,5 @@
 import CProcessSpawn
-import Foundation
+import FoundationEssentials
 import PrefectWorkerCore
 
 #if canImport(Glibc)
@@ -48,14 +48,12 @@ public final class AdoptedProcess: Sendable {
                 return
             }
             let gone = Completion()
-            let thread = Thread {
+            startWorkerThread(name: "pw-adopted") {
                 var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 while poll(&ready, 1, -1) < 0 && errno == EINTR {}
                 close(fd)
                 gone.complete()
             }
-            thread.name = "prefect-worker-adopted-\(pid)"
-            thread.start()
             while !Task.isCancelled, !(await gone.wait(upTo: 86_400, clock: clock)) {}
             return
         }

@@ -1,5 +1,9 @@
-import Foundation
+import FoundationEssentials
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A swift-log handler that writes native journal entries: MESSAGE, PRIORITY from the level,
 /// SYSLOG_IDENTIFIER, CODE_FILE / CODE_LINE / CODE_FUNC, and every metadata key as an upper-case
@@ -30,7 +34,7 @@ public struct JournalLogHandler: LogHandler {
         let result = Journal.send(fields)
         if result < 0 {
             let line = "\(identifier): journal refused an entry (\(String(cString: strerror(-result)))): \(event.message)\n"
-            FileHandle.standardError.write(Data(line.utf8))
+            StderrWriter.write(line)
         }
     }
 }

@@ -1,5 +1,5 @@
 import CSystemd
-import Foundation
+import FoundationEssentials
 
 /// sd_notify(3): tells the service manager how the worker is doing. Every call is a no-op (and
 /// sends nothing) when `NOTIFY_SOCKET` is unset, so the worker runs the same under any supervisor.
@@ -40,6 +40,6 @@ public struct SystemdNotifier: Sendable {
     }
 
     static func oneLine(_ text: String) -> String {
-        text.replacingOccurrences(of: "\n", with: " ")
+        text.replacing("\n", with: " ")
     }
 }

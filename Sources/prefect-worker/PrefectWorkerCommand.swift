@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PrefectAPI
 import PrefectWorker
 import PrefectWorkerCore
+import Systemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct PrefectWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,13 +27,13 @@ struct PrefectWorkerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as SettingsError {
-            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
-            Foundation.exit(2)
+            StderrWriter.write("prefect-worker: error: \(error)\n")
+            Glibc.exit(2)
         } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
+            Glibc.exit(code.rawValue)
         } catch let error as WorkerError {
-            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
-            Foundation.exit(1)
+            StderrWriter.write("prefect-worker: error: \(error)\n")
+            Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -36,11 +41,11 @@ struct PrefectWorkerCommand: AsyncParsableCommand {
             }
             // Argument errors from ArgumentParser (EX_USAGE) are settings errors too: exit 2.
             if code == .validationFailure {
-                FileHandle.standardError.write(Data("prefect-worker: error: \(message(for: error))\n".utf8))
-                Foundation.exit(2)
+                StderrWriter.write("prefect-worker: error: \(message(for: error))\n")
+                Glibc.exit(2)
             }
-            FileHandle.standardError.write(Data("prefect-worker: error: \(error)\n".utf8))
-            Foundation.exit(1)
+            StderrWriter.write("prefect-worker: error: \(error)\n")
+            Glibc.exit(1)
         }
     }
 }

@@ -188,7 +188,7 @@ extension ArgumentHelp {
     /// default, written once there.
     static func setting(_ key: String) -> ArgumentHelp {
         guard let setting = SettingsCatalog.setting(key) else { preconditionFailure("'\(key)' is not in SettingsCatalog") }
-        let summary = setting.summary.replacingOccurrences(of: "`", with: "")
-        return ArgumentHelp("\(summary) (env \(setting.environment); default: \(setting.defaultText.replacingOccurrences(of: "`", with: "")))")
+        let summary = setting.summary.replacing("`", with: "")
+        return ArgumentHelp("\(summary) (env \(setting.environment); default: \(setting.defaultText.replacing("`", with: "")))")
     }
 }

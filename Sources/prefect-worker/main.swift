@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
 import PrefectWorker
 
+_ = ConcurrencyOnEventLoops.install()
 await PrefectWorkerCommand.runAndExit()

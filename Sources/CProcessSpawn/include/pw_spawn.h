@@ -14,6 +14,9 @@ int pw_spawn(const char *path, char *const argv[], char *const envp[], const cha
 /// Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER). Returns 0 or errno.
 int pw_set_child_subreaper(void);
 
+/// Names the calling thread (PR_SET_NAME; the kernel keeps 15 bytes), as /proc and `top -H` show it. 0 or -1.
+int pw_set_thread_name(const char *name);
+
 /// pipe2(O_CLOEXEC): both ends close on exec, so one run never inherits another's pipe. 0 or errno.
 int pw_pipe_cloexec(int fds[2]);
 
