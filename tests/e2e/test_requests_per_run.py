@@ -12,12 +12,20 @@ def final_state_read(request: bytes) -> bool:
     return request.startswith(b"POST /api/flow_runs/filter ") and b"CANCELLING" not in request
 
 
+def deployment_read(request: bytes) -> bool:
+    """A read of claimed runs' deployments."""
+    return request.startswith(b"POST /api/deployments/filter ")
+
+
 def test_runs_that_end_together_read_their_states_in_shared_requests(server, api, pool, start_worker, tmp_path):
     proxy = ChaosProxy(server.port, FaultRates(), seed=1).start()
     try:
         # The first two reads are held 1.5 s (a slow server): the runs that end meanwhile wait for
         # one of them and then go together.
         proxy.once(final_state_read, "stall", seconds=1.5).once(final_state_read, "stall", seconds=1.5)
+        # The same for the deployments the claimed runs read: on a server as fast as this one, ten
+        # claims that land apart could each read alone, which is right for an idle worker.
+        proxy.once(deployment_read, "stall", seconds=1.5).once(deployment_read, "stall", seconds=1.5)
         go, markers = tmp_path / "go", tmp_path / "markers"
         markers.mkdir()
         command = f"sh -c 'while [ ! -e {go} ]; do sleep 0.05; done; touch {markers}/$PREFECT__FLOW_RUN_ID'"
@@ -33,7 +41,7 @@ def test_runs_that_end_together_read_their_states_in_shared_requests(server, api
         for run_id in runs:
             assert api.wait_terminal(run_id, timeout=max(1, deadline - time.monotonic()))["state_type"] == "COMPLETED"
         assert sorted(path.name for path in markers.iterdir()) == sorted(runs)
-        assert proxy.injected["stall"] == 2
+        assert proxy.injected["stall"] == 4
         reads = api_requests(port, 'route="POST /flow_runs/filter"') - reads_before
         # Two held reads, one for the eight that waited, and at most one cancellation check; a
         # read per run would be ten.
