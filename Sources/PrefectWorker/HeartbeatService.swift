@@ -6,9 +6,10 @@ import ServiceLifecycle
 
 /// Registers the worker with its pool (waiting for a server that is down at start, however long),
 /// sends the first heartbeat, announces the worker (event, READY=1, "worker online"), then
-/// heartbeats every `heartbeat_seconds` and keeps the pool current (re-created or repaired when it
-/// was deleted or changed). Stops last but for the emitter, log shipper and web server, so the server sees
-/// the worker alive while its runs drain.
+/// heartbeats every `heartbeat_seconds` and keeps the pool current (read again as
+/// `PoolRefreshCadence` says; re-created or repaired when it was deleted or emptied). Stops last
+/// but for the emitter, log shipper and web server, so the server sees the worker alive while its
+/// runs drain.
 struct HeartbeatService: Service {
     let parts: WorkerParts
 
@@ -27,7 +28,7 @@ struct HeartbeatService: Service {
             let pool = try await cancelWhenGracefulShutdown {
                 try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil), atStart: true)
             }
-            cache = WorkPoolCache(pool)
+            cache = WorkPoolCache(pool, readAt: parts.clock.now)
             // Registered: from here on the server being busy or away never ends the worker (README,
             // "When the server is busy or away"); the first heartbeat is retried like every other.
             try await cancelWhenGracefulShutdown {
@@ -48,29 +49,28 @@ struct HeartbeatService: Service {
             "worker online",
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
                        "work_queues": "\(configuration.workQueues.joined(separator: ","))", "python": "\(configuration.python)"])
-        parts.registration.complete(RegisteredPool(registrar: registrar, cache: cache))
+        let registered = RegisteredPool(registrar: registrar, cache: cache)
+        parts.registration.complete(registered)
         // By then the first polls and the event stream subscription are done (see `StartupPages`).
         let pageRelease = parts.clock.schedule(after: .seconds(5)) { [logger] in
             let (before, after) = StartupPages.release()
             logger.debug("released start-up pages", metadata: ["resident_file_kb_before": "\(before)", "resident_file_kb_after": "\(after)"])
         }
         defer { pageRelease.cancel() }
-        await cancelWhenGracefulShutdown { await heartbeatLoop(registrar: registrar, cache: cache) }
+        await cancelWhenGracefulShutdown { await heartbeatLoop(registered) }
     }
 
     private var heartbeatInterval: Int { max(1, Int(parts.configuration.heartbeatSeconds.rounded())) }
 
-    /// Heartbeat, then refresh the pool (its template, and re-create or repair it if needed).
-    private func heartbeatLoop(registrar: WorkPoolRegistrar, cache: WorkPoolCache) async {
+    /// Heartbeat, then read the pool again when `PoolRefreshCadence` says so (its template, and
+    /// re-create or repair it if needed).
+    private func heartbeatLoop(_ registered: RegisteredPool) async {
         while !Task.isCancelled {
             do { try await parts.clock.sleep(seconds: parts.configuration.heartbeatSeconds) } catch { return }
-            guard await heartbeat(registrar: registrar, cache: cache) else { continue }
-            do {
-                await cache.update(try await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)))
-            } catch is CancellationError {
-                return
-            } catch {
-                parts.logger.warning("could not refresh the work pool: \(error)")
+            guard await heartbeat(registrar: registered.registrar, cache: registered.cache) else { continue }
+            let sinceRead = await registered.cache.readAt.map { (parts.clock.now - $0).inSeconds }
+            if PoolRefreshCadence.heartbeatReads(streamSubscribed: parts.health.isEventStreamSubscribed, secondsSinceRead: sinceRead) {
+                await registered.refresh(clock: parts.clock, logger: parts.logger)
             }
         }
     }
@@ -93,7 +93,7 @@ struct HeartbeatService: Service {
             parts.watch.failed(error)
             parts.logger.warning("heartbeat failed: \(error)")
             if (error as? PrefectAPIError)?.status == 404, let pool = try? await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)) {
-                await cache.update(pool)
+                await cache.update(pool, readAt: parts.clock.now)
             }
             return false
         }

@@ -37,17 +37,3 @@ struct WorkPoolRegistrar: Sendable {
         return pool
     }
 }
-
-/// The latest pool read, shared by the heartbeat loop (which refreshes it) and the runs (which
-/// render its template).
-actor WorkPoolCache {
-    private(set) var pool: WorkPool
-
-    init(_ pool: WorkPool) {
-        self.pool = pool
-    }
-
-    func update(_ pool: WorkPool) {
-        self.pool = pool
-    }
-}

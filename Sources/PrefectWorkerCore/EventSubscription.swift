@@ -12,8 +12,11 @@ public struct EventSubscription: Sendable, Equatable {
     /// waiting runs may be taken now, so the worker polls at once as Prefect's worker would within
     /// its poll interval. The queues' events name the pool as a related resource.
     public static let poolChangedEvents = [
-        "prefect.work-pool.ready", "prefect.work-pool.updated", "prefect.work-queue.ready", "prefect.work-queue.updated",
+        "prefect.work-pool.ready", poolUpdatedEvent, "prefect.work-queue.ready", "prefect.work-queue.updated",
     ]
+    /// A field of the pool itself changed (its job template, its concurrency limit): the pool is
+    /// read again (`PoolRefreshCadence`).
+    public static let poolUpdatedEvent = "prefect.work-pool.updated"
 
     public var poolId: String
     /// How far back the server replays (it keeps at most its own backfill limit): a reconnect does
@@ -57,6 +60,12 @@ public enum EventStreamMessage: Sendable, Equatable {
     case poolChanged(event: String)
     /// Anything else (another event, an unknown message type).
     case other(type: String?)
+
+    /// Whether the pool must be read again before the next poll: its own fields changed.
+    public var changesThePool: Bool {
+        guard case .poolChanged(let event) = self else { return false }
+        return event == EventSubscription.poolUpdatedEvent
+    }
 
     public static func parse(_ text: String) -> EventStreamMessage? {
         guard let message = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),

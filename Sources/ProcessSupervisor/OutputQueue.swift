@@ -1,9 +1,5 @@
 import PrefectWorkerCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Between a child's pipe readers and a log sink that may be slow (the journal under load): the
 /// readers hand lines in without ever waiting, one writer thread hands them out in order. What the
 /// run's `OutputBudget` does not admit is dropped and counted, and the sink is told how many were

@@ -48,4 +48,19 @@ import Testing
         #expect(EventStreamMessage.parse("not json") == nil)
         #expect(EventStreamMessage.parse(#"{"no":"type"}"#) == nil)
     }
+
+    @Test(arguments: [
+        // (event, whether the pool is read again)
+        ("prefect.work-pool.updated", true),  // its template or limit changed
+        ("prefect.work-pool.ready", false),  // only polls: the pool's fields are the same
+        ("prefect.work-queue.ready", false),
+        ("prefect.work-queue.updated", false),
+    ])
+    func onlyThePoolsOwnUpdateHasThePoolReadAgain(event: String, reads: Bool) throws {
+        let text = #"{"type":"event","event":{"event":"\#(event)","resource":{"prefect.resource.id":"prefect.work-pool.p1"}}}"#
+        let message = try #require(EventStreamMessage.parse(text))
+        #expect(message == .poolChanged(event: event))
+        #expect(message.changesThePool == reads)
+        #expect(!EventStreamMessage.scheduled(flowRunId: "r1").changesThePool)
+    }
 }

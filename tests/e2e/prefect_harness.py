@@ -154,6 +154,9 @@ class PrefectAPI:
     def read_pool(self, name: str) -> dict:
         return self._call("GET", f"/work_pools/{name}")
 
+    def update_pool_template(self, name: str, base_job_template: dict) -> None:
+        self._call("PATCH", f"/work_pools/{name}", json={"base_job_template": base_job_template})
+
     def workers(self, pool: str) -> list[dict]:
         """The pool's workers; [] while the pool does not exist yet."""
         response = self.http.post(f"/work_pools/{pool}/workers/filter", json={}, headers=self._csrf_headers("POST"))

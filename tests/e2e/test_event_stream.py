@@ -4,7 +4,10 @@ anything that happens within seconds came through the stream."""
 import time
 import uuid
 
-from prefect_harness import PrefectAPI, PrefectServer, process_gone, read_pid, wait_for
+import httpx
+
+from conftest import default_process_template
+from prefect_harness import PrefectAPI, PrefectServer, api_requests, free_port, process_gone, read_pid, wait_for
 
 SLOW_POLL = {"PREFECT_WORKER_QUERY_SECONDS": "60"}
 
@@ -97,6 +100,48 @@ def test_the_stream_authenticates_and_comes_back_after_a_server_restart(tmp_path
         assert worker.output().count("event stream unavailable") == 1, "only the first failure in a row is a warning"
     finally:
         server.stop()
+
+
+def test_a_change_of_the_pool_is_read_at_once_and_the_heartbeats_do_not_read_it(api, pool, start_worker, tmp_path):
+    """Prefect's worker reads its pool at every heartbeat. While subscribed, the pool's change
+    comes as an event (`prefect.work-pool.updated`): the worker reads the pool then, and a run
+    claimed right after renders the new template; the heartbeats in between read nothing."""
+    port = free_port()
+    worker = start_worker(pool, "--with-metrics", env={**SLOW_POLL, "PREFECT_WORKER_WEBSERVER_PORT": str(port)})
+    wait_subscribed(worker)
+
+    def count(route):
+        return api_requests(port, f'route="{route}"')
+
+    beats = count("POST /work_pools/{name}/workers/heartbeat")
+    wait_for(lambda: count("POST /work_pools/{name}/workers/heartbeat") >= beats + 4, 30, "four heartbeats (2 s apart)")
+    # One read to register, one when the stream was subscribed; none per heartbeat.
+    assert count("GET /work_pools/{name}") == 2
+
+    template = default_process_template()
+    template["variables"]["properties"]["env"]["default"] = {"FROM_POOL": "changed"}
+    api.update_pool_template(pool, template)
+    wait_for(lambda: count("GET /work_pools/{name}") >= 3, 15, "the worker to read the changed pool")
+    marker = tmp_path / "env"
+    run_id = api.create_run(api.create_deployment(pool, job_variables={"command": f"sh -c 'echo $FROM_POOL > {marker}'"}))
+    assert api.wait_terminal(run_id, timeout=30)["state_type"] == "COMPLETED"
+    assert marker.read_text().strip() == "changed"
+
+
+def test_without_the_stream_the_pool_is_read_at_every_heartbeat(api, pool, start_worker):
+    port = free_port()
+    start_worker(pool, "--with-metrics", env={"PREFECT_WORKER_EVENT_STREAM": "false", "PREFECT_WORKER_WEBSERVER_PORT": str(port)})
+    wait_for(lambda: metrics_answer(port), 30, "the worker's /metrics")
+    wait_for(lambda: api_requests(port, 'route="POST /work_pools/{name}/workers/heartbeat"') >= 4, 30, "four heartbeats")
+    # As Prefect's worker: the read that registers, then one after every heartbeat but the first.
+    wait_for(lambda: api_requests(port, 'route="GET /work_pools/{name}"') >= 4, 10, "a read of the pool per heartbeat")
+
+
+def metrics_answer(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_without_the_stream_polling_alone_runs_the_flow(api, pool, start_worker, tmp_path):

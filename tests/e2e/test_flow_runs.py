@@ -1,6 +1,8 @@
 """A worker runs real flow runs end to end: engine flows, plain commands, broken commands."""
 import os
 
+from prefect_harness import wait_for
+
 
 def state_types(api, run_id):
     return [state["type"] for state in api.history(run_id)]
@@ -93,4 +95,5 @@ def test_default_working_dir_is_a_temporary_directory_removed_afterwards(api, po
     assert api.wait_terminal(run_id)["state_type"] == "COMPLETED"
     cwd = out.read_text().strip()
     assert cwd.startswith("/tmp/prefect-run-")
-    assert not os.path.exists(cwd), "the temporary working directory is removed after the run"
+    # Removed once the run's supervision ends, which is just after its final state is reported.
+    wait_for(lambda: not os.path.exists(cwd), 10, "the temporary working directory to be removed after the run")
