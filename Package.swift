@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The release binary carries no symbol table or debug info (a third of its size, and nothing the
+/// worker reads at run time; PREFECT_WORKER_KEEP_SYMBOLS=1 keeps them); a debug build keeps both.
+/// gold places the functions an idle worker runs first and together (config/idle-text-order.txt,
+/// bench/idle_text_order.py): scattered over the text, they keep about 10 MB of code resident
+/// (docs/architecture.md, "Idle memory"). README, "Building".
+let releaseLinkerFlags =
+    (Context.environment["PREFECT_WORKER_KEEP_SYMBOLS"] == "1" ? [] : ["-Xlinker", "--strip-all"])
+    + ["-use-ld=gold", "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/config/idle-text-order.txt"]
+
 let package = Package(
     name: "prefect-worker",
     products: [
@@ -78,9 +87,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            // The release binary carries no symbol table or debug info (a third of its size, and
-            // nothing the worker reads at run time); a debug build keeps both. README, "Building".
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release))]
+            linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(configuration: .release))]
         ),
         .testTarget(name: "PrefectWorkerCoreTests", dependencies: ["PrefectWorkerCore"]),
         .testTarget(

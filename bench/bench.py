@@ -201,7 +201,9 @@ class Bench:
         worker = BenchWorker(kind, self.url, pool, self.workdir, extra_env=extra_env)
         try:
             online = worker.wait_online(self.api, pool)
-            time.sleep(5)  # let start-up work settle before the idle window
+            # Start-up work settles first: prefect-worker gives back its start-up pages 5 s after
+            # it registers (StartupPages), and the pages its idle cycle needs fault back in after.
+            time.sleep(10)
             cpu_idle = idle_cpu_seconds(worker.pid, idle)
             memory = memory_kb(worker.pid)
             return {"start_to_online_s": online, "idle_rss_mb": memory["rss"] / 1024, "idle_pss_mb": memory["pss"] / 1024,
