@@ -7,9 +7,9 @@ import ServiceLifecycle
 /// Keeps a subscription to the server's event stream open: a run scheduled in the pool wakes
 /// the poll loop, a run set CANCELLING wakes the cancellation watcher, so neither waits for its
 /// interval; a change of the pool has it read again at once (then the heartbeat reads it only
-/// rarely, see `PoolRefreshCadence`). Polling goes on underneath (every 30 s while subscribed, see `PollCadence`, every
-/// query interval otherwise); a stream that fails is retried with a backoff up to 60 s and only
-/// its first failure in a row is a warning. Off with `--no-event-stream` and `--run-once`.
+/// rarely, see `PoolRefreshCadence`). Polling goes on underneath (every 30 s while subscribed,
+/// see `PollCadence`, every query interval otherwise); a stream that fails is retried with a
+/// backoff up to 60 s and only its first failure in a row is a warning. Off with `--no-event-stream` and `--run-once`.
 struct EventStreamListener: Service {
     let parts: WorkerParts
 

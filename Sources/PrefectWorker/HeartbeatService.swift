@@ -16,7 +16,7 @@ struct HeartbeatService: Service {
     func run() async throws {
         let (api, configuration, logger) = (parts.api, parts.configuration, parts.logger)
         let registrar = WorkPoolRegistrar(api: api, configuration: configuration, logger: logger)
-        let cache: WorkPoolCache
+        let registered: RegisteredPool
         do {
             // A stop while the server does not answer ends the wait at once.
             let healthy = await cancelWhenGracefulShutdown { await api.isHealthy() }
@@ -28,11 +28,11 @@ struct HeartbeatService: Service {
             let pool = try await cancelWhenGracefulShutdown {
                 try await registrar.ensurePool(retry: RetryPolicy(maxDelay: 10, maxRetries: nil), atStart: true)
             }
-            cache = WorkPoolCache(pool, readAt: parts.clock.now)
+            registered = RegisteredPool(registrar: registrar, cache: WorkPoolCache(pool, readAt: parts.clock.now))
             // Registered: from here on the server being busy or away never ends the worker (README,
             // "When the server is busy or away"); the first heartbeat is retried like every other.
             try await cancelWhenGracefulShutdown {
-                while !(await heartbeat(registrar: registrar, cache: cache)) {
+                while !(await heartbeat(registered)) {
                     if let reason = parts.watch.fatalReason { throw WorkerError.credentialsRefused(reason) }
                     try await parts.clock.sleep(seconds: configuration.heartbeatSeconds)
                 }
@@ -41,7 +41,7 @@ struct HeartbeatService: Service {
             logger.info("worker stopped before it was registered")
             return
         }
-        let pool = await cache.pool
+        let pool = await registered.cache.pool
         parts.events.workerStarted(WorkerEvents(
             workerName: configuration.workerName, poolId: pool.id, poolName: configuration.poolName, version: PrefectWorkerVersion.current))
         parts.notifier.ready(status: "Registered with pool '\(configuration.poolName)'; starting to poll")
@@ -49,7 +49,6 @@ struct HeartbeatService: Service {
             "worker online",
             metadata: ["limit": "\(configuration.limit.map(String.init) ?? "none")",
                        "work_queues": "\(configuration.workQueues.joined(separator: ","))", "python": "\(configuration.python)"])
-        let registered = RegisteredPool(registrar: registrar, cache: cache)
         parts.registration.complete(registered)
         // By then the first polls and the event stream subscription are done (see `StartupPages`).
         let pageRelease = parts.clock.schedule(after: .seconds(5)) { [logger] in
@@ -67,7 +66,7 @@ struct HeartbeatService: Service {
     private func heartbeatLoop(_ registered: RegisteredPool) async {
         while !Task.isCancelled {
             do { try await parts.clock.sleep(seconds: parts.configuration.heartbeatSeconds) } catch { return }
-            guard await heartbeat(registrar: registered.registrar, cache: registered.cache) else { continue }
+            guard await heartbeat(registered) else { continue }
             let sinceRead = await registered.cache.readAt.map { (parts.clock.now - $0).inSeconds }
             if PoolRefreshCadence.heartbeatReads(streamSubscribed: parts.health.isEventStreamSubscribed, secondsSinceRead: sinceRead) {
                 await registered.refresh(clock: parts.clock, logger: parts.logger)
@@ -78,7 +77,7 @@ struct HeartbeatService: Service {
     /// One heartbeat, retried while the server is busy or away (never waiting longer than the
     /// heartbeat interval between attempts); false when it failed for a reason a retry cannot fix.
     /// A pool that is gone (404) is re-created (or found) right away, so the next one lands.
-    private func heartbeat(registrar: WorkPoolRegistrar, cache: WorkPoolCache) async -> Bool {
+    private func heartbeat(_ registered: RegisteredPool) async -> Bool {
         let configuration = parts.configuration
         do {
             try await parts.api.sendHeartbeat(
@@ -92,9 +91,7 @@ struct HeartbeatService: Service {
         } catch {
             parts.watch.failed(error)
             parts.logger.warning("heartbeat failed: \(error)")
-            if (error as? PrefectAPIError)?.status == 404, let pool = try? await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2)) {
-                await cache.update(pool, readAt: parts.clock.now)
-            }
+            if (error as? PrefectAPIError)?.status == 404 { await registered.refresh(clock: parts.clock, logger: parts.logger) }
             return false
         }
     }

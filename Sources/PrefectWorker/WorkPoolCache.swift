@@ -7,7 +7,7 @@ import PrefectWorkerCore
 /// `PoolRefreshCadence`.
 actor WorkPoolCache {
     private(set) var pool: WorkPool
-    /// When the last successful read was made; nil when a read failed or was asked for since.
+    /// When the last successful read was made; nil when a read failed since.
     private(set) var readAt: ContinuousClock.Instant?
 
     init(_ pool: WorkPool, readAt: ContinuousClock.Instant) {
@@ -20,7 +20,7 @@ actor WorkPoolCache {
         self.readAt = readAt
     }
 
-    /// A read failed, or an event said the pool changed: the next heartbeat reads it.
+    /// A read failed: the next heartbeat reads the pool again.
     func markStale() {
         readAt = nil
     }
@@ -28,17 +28,14 @@ actor WorkPoolCache {
 
 extension RegisteredPool {
     /// Reads the pool again (re-created or repaired when it was deleted or emptied) into the
-    /// cache; false, with a warning, when that failed.
-    @discardableResult
-    func refresh(clock: any WorkerClock, logger: Logger) async -> Bool {
+    /// cache; when that fails, says so and leaves the read to the next heartbeat.
+    func refresh(clock: any WorkerClock, logger: Logger) async {
         do {
             let pool = try await registrar.ensurePool(retry: RetryPolicy(maxRetries: 2))
             await cache.update(pool, readAt: clock.now)
-            return true
         } catch {
             await cache.markStale()
             if !(error is CancellationError) { logger.warning("could not refresh the work pool: \(error)") }
-            return false
         }
     }
 }

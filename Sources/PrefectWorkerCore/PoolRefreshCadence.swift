@@ -10,8 +10,7 @@ public enum PoolRefreshCadence {
     public static let subscribedSeconds = 300.0
 
     /// Whether the heartbeat that just landed is followed by a read of the pool. `secondsSinceRead`
-    /// is the time since the last successful read; nil when a read failed since, or an event
-    /// asked for one that has not succeeded yet.
+    /// is the time since the last successful read; nil when a read failed since.
     public static func heartbeatReads(streamSubscribed: Bool, secondsSinceRead: Double?) -> Bool {
         guard streamSubscribed, let secondsSinceRead else { return true }
         return secondsSinceRead >= subscribedSeconds
