@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// The release binary carries no symbol table or debug info (a third of its size, and nothing the
@@ -9,6 +9,18 @@ import PackageDescription
 let releaseLinkerFlags =
     (Context.environment["PREFECT_WORKER_KEEP_SYMBOLS"] == "1" ? [] : ["-Xlinker", "--strip-all"])
     + ["-use-ld=gold", "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/config/idle-text-order.txt"]
+
+/// What `prefect-worker --version` and the `prefect_worker_build_info` metric report: the commit of
+/// the checkout (PREFECT_WORKER_GIT_COMMIT wins, for builds without `.git`, such as the container's)
+/// and the toolchain's version, which scripts/build-release reads from `swift --version`
+/// (docs/architecture.md, "Packaging").
+let gitCommit = Context.environment["PREFECT_WORKER_GIT_COMMIT"]
+    ?? Context.gitInformation.map { $0.currentCommit + ($0.hasUncommittedChanges ? "-dirty" : "") }
+    ?? "unknown"
+let buildInfoSettings: [CSetting] = [
+    .define("PW_BUILD_GIT_COMMIT", to: "\"\(gitCommit)\""),
+    .define("PW_BUILD_SWIFT_VERSION", to: "\"\(Context.environment["PREFECT_WORKER_SWIFT_VERSION"] ?? "")\""),
+]
 
 let package = Package(
     name: "prefect-worker",
@@ -29,11 +41,13 @@ let package = Package(
     targets: [
         // Pure decisions: no I/O, no clock, no randomness of its own.
         .target(name: "PrefectWorkerCore"),
+        // The commit and toolchain the binary was built from (`--version`, build_info metric).
+        .target(name: "CBuildInfo", cSettings: buildInfoSettings),
         // The Prefect REST client and the event stream (WebSocket).
         .target(
             name: "PrefectAPI",
             dependencies: [
-                "PrefectWorkerCore",
+                "PrefectWorkerCore", "CBuildInfo",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

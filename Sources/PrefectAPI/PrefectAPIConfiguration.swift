@@ -75,7 +75,3 @@ public struct PrefectAPIConfiguration: Sendable, Equatable {
         return headers
     }
 }
-
-public enum PrefectWorkerVersion {
-    public static let current = "0.1.0"
-}

@@ -35,6 +35,11 @@ public final class WorkerMetrics: Sendable {
         outputWritten = CoreMetrics.Counter(label: "prefect_worker_output_lines_written_total", factory: factory)
         outputDropped = CoreMetrics.Counter(label: "prefect_worker_output_lines_dropped_total", factory: factory)
         claimToSpawn = CoreMetrics.Timer(label: "prefect_worker_claim_to_spawn_seconds", factory: factory)
+        // Prometheus's info-metric convention: a constant 1 whose labels say what is running.
+        registry.makeGauge(
+            name: "prefect_worker_build_info",
+            labels: [("version", PrefectWorkerVersion.current), ("commit", PrefectWorkerVersion.gitCommit)]
+        ).set(Double(1))
     }
 
     /// A claim the server accepted: the run is this worker's.

@@ -13,7 +13,7 @@ struct PrefectWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefect-worker",
         abstract: "A Prefect process worker: runs a work pool's flow runs as supervised child processes.",
-        version: PrefectWorkerVersion.current,
+        version: PrefectWorkerVersion.text,
         subcommands: [StartCommand.self, ConfigCommand.self])
 
     /// Parses, runs, and maps errors to exit codes: 2 for a missing or malformed setting (one line),

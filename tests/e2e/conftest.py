@@ -62,9 +62,9 @@ def start_worker(server, tmp_path):
 
     def start(pool: str, *args: str, env: dict | None = None, api_url: str | None = None,
               journal_stream: bool = False, wrapper: tuple[str, ...] = (), python: str | None = sys.executable,
-              cwd: Path | None = None) -> Worker:
+              cwd: Path | None = None, binary: Path = WORKER_BIN) -> Worker:
         worker = Worker(api_url or server.url, pool, *args, env=env, log_dir=tmp_path, journal_stream=journal_stream,
-                        wrapper=wrapper, python=python, cwd=cwd)
+                        wrapper=wrapper, python=python, cwd=cwd, binary=binary)
         started.append(worker)
         return worker
 

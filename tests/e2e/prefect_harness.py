@@ -300,7 +300,7 @@ class Worker:
 
     def __init__(self, api_url: str, pool: str, *args: str, env: dict | None = None, log_dir: Path,
                  journal_stream: bool = False, wrapper: tuple[str, ...] = (), python: str | None = sys.executable,
-                 cwd: Path | None = None):
+                 cwd: Path | None = None, binary: Path = WORKER_BIN):
         self.api_url = api_url
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC")}
@@ -314,7 +314,7 @@ class Worker:
         full_env.update(env or {})
         full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset it
         python_flag = ("--python", python) if python else ()
-        self.command = [*wrapper, str(WORKER_BIN), "start", "--pool", pool, *python_flag, *args]
+        self.command = [*wrapper, str(binary), "start", "--pool", pool, *python_flag, *args]
         self.log = open(self.log_path, "wb")
         if journal_stream:  # what systemd sets when it connects stderr to the journal
             status = os.fstat(self.log.fileno())

@@ -91,3 +91,30 @@ def test_every_setting_has_its_flag_in_start_help_and_its_row_in_config_keys():
             assert flag.group(1) in help_text, f"{flag.group(1)} is in the catalog but not a flag of start"
         else:
             assert "secret" in row
+
+
+def test_the_packaged_example_config_has_every_key_and_parses_with_each_line_uncommented(tmp_path):
+    """config/config.toml (the package's /etc/prefect-worker/config.toml): every key of `config keys`,
+    and every example value is of the key's type when uncommented."""
+    from prefect_harness import ROOT
+
+    example = (ROOT / "config" / "config.toml").read_text()
+    keys = [re.match(r"\| `([a-z_]+)`", line).group(1)
+            for line in run_cli("config", "keys", env=clean_environment()).stdout.splitlines() if line.startswith("| `")]
+    assigned = re.findall(r"^#([a-z_]+) = ", example, flags=re.M)
+    assert sorted(assigned) == sorted(keys), "each key once"
+    assert not [line for line in example.splitlines() if line and not line.startswith("#")], "everything commented out"
+    # A key and its _FILE twin cannot both be set: uncomment the files' half in a second file.
+    twins = {"api_key", "api_auth_string", "client_custom_headers"}
+    for half in (twins, {f"{key}_file" for key in twins}):
+        uncommented = re.sub(r"^#([a-z_]+ = )", lambda m: m.group(1) if m.group(1).split(" ")[0] not in half else m.group(0),
+                             example, flags=re.M)
+        for name in set(re.findall(r'"/etc/prefect-worker/([a-z.-]+)"', uncommented)):  # files that must exist
+            content = {"headers.json": '{"X-Team": "data"}', "base-job-template.json": '{"job_configuration": {}, "variables": {}}',
+                       "profiles.toml": "[profiles.prod]\n"}.get(name, "secret\n")
+            (tmp_path / name).write_text(content)
+            uncommented = uncommented.replace(f'"/etc/prefect-worker/{name}"', f'"{tmp_path / name}"')
+        path = tmp_path / "config.toml"
+        path.write_text(uncommented)
+        shown = run_cli("config", "show", "--config", str(path), env=clean_environment())
+        assert shown.returncode == 0, shown.stderr

@@ -1,11 +1,18 @@
 """Prometheus metrics at /metrics (--with-metrics): counts after a few runs of every ending."""
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from prefect_harness import free_port, read_pid, wait_for
+from prefect_harness import WORKER_BIN, free_port, read_pid, wait_for
+
+
+def worker_version() -> tuple[str, str]:
+    """The version and commit that `prefect-worker --version` prints (tests/e2e/test_cli.py checks them)."""
+    lines = subprocess.run([WORKER_BIN, "--version"], capture_output=True, text=True, check=True, timeout=10).stdout.splitlines()
+    return lines[0], lines[1].removeprefix("commit ")
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -62,5 +69,7 @@ def test_metrics_count_the_runs_by_final_state_and_the_api_calls_by_route(api, p
     assert now - 30 < samples["prefect_worker_last_poll_timestamp_seconds"] <= now + 1
     assert now - 30 < samples["prefect_worker_last_heartbeat_timestamp_seconds"] <= now + 1
     assert 1_000_000 < samples["process_resident_memory_bytes"] < 200_000_000
+    version, commit = worker_version()
+    assert samples[f'prefect_worker_build_info{{version="{version}",commit="{commit}"}}'] == 1
     assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json() == {"message": "OK"}
     assert worker.stop() == 0

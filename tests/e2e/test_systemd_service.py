@@ -138,16 +138,19 @@ def test_the_worker_tells_the_prefect_ui_what_happened_to_a_run(api, pool, start
 
 def test_the_unit_file_passes_systemd_analyze_verify(tmp_path):
     unit = (ROOT / "systemd" / "prefect-worker.service").read_text()
-    assert "ExecStart=/usr/local/bin/prefect-worker " in unit
-    # verify checks that ExecStart's binary exists: point it at the one just built.
+    assert "ExecStart=/usr/bin/prefect-worker " in unit
+    # verify checks that ExecStart's binary exists: point it at the one just built (the installed
+    # package's unit is verified by test_debian_package.py).
     (tmp_path / "prefect-worker.service").write_text(
-        unit.replace("/usr/local/bin/prefect-worker", str(WORKER_BIN.resolve())))
+        unit.replace("/usr/bin/prefect-worker", str(WORKER_BIN.resolve())))
     result = subprocess.run(
         ["systemd-analyze", "verify", str(tmp_path / "prefect-worker.service")],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr.strip() == "" and result.stdout.strip() == "", result
     for directive in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "KillMode=mixed",
-                      "EnvironmentFile=-/etc/prefect-worker/", "LoadCredential=prefect-api-key:", "StateDirectory="):
+                      "EnvironmentFile=-/etc/prefect-worker/", "StateDirectory=", "RestartPreventExitStatus=2",
+                      # Without a path: found in /etc/credstore/ when there, no error when not (systemd 252).
+                      "LoadCredential=prefect-api-key\n", "LoadCredential=prefect-api-auth-string\n"):
         assert directive in unit
     assert "MemoryDenyWriteExecute" not in unit.replace("#   MemoryDenyWriteExecute", "")
     timeout_stop = int(next(l for l in unit.splitlines() if l.startswith("TimeoutStopSec=")).split("=")[1])
