@@ -77,6 +77,9 @@ def test_lintian_finds_nothing_but_the_explained_overrides(deb: Path):
     explained = {line for line in overrides.splitlines() if line and not line.startswith("#")}
     assert [tag for tag in tags if not tag.startswith("O: ")] == [], result.stdout
     assert {tag.removeprefix("O: ") for tag in tags} == explained, "every override is still needed"
+    # Directories in the archive, its ./ entry first: 0755 and root's (lintian does not look at ./).
+    entries = [line.split() for line in run("dpkg-deb", "-c", str(deb)).stdout.splitlines()]
+    assert entries[0][5] == "./" and all(entry[:2] == ["drwxr-xr-x", "root/root"] for entry in entries if entry[0][0] == "d")
 
 
 def test_every_file_is_installed_with_its_owner_and_mode_and_the_user_exists(installed):
