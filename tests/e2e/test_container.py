@@ -106,6 +106,13 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
+def import_tree(tree: Path, tag: str, conf: Path) -> None:
+    """A directory as a one-layer image (`podman import` of its tarball)."""
+    tarball = tree.with_suffix(".tar")
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(tarball), "."], check=True, timeout=300)
+    podman("import", str(tarball), tag, conf=conf)
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     """config/Containerfile built with podman. No registry is reachable here, so the two base images
@@ -121,16 +128,14 @@ def image(tmp_path_factory):
     base, python, binary, built = (f"localhost/pw-test-{name}:{tag}" for name in ("debian", "python", "binary", "worker"))
     subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(work / "rootfs"), debian_mirror()],
                    check=True, capture_output=True, timeout=600)
-    subprocess.run(f"tar -C {work / 'rootfs'} -cf {work / 'rootfs.tar'} .", shell=True, check=True, timeout=300)
-    podman("import", str(work / "rootfs.tar"), base, conf=conf)
+    import_tree(work / "rootfs", base, conf)
     podman("build", "--network=host", "--build-arg", f"BASE_IMAGE={base}", "-t", python,
            "-f", str(ROOT / "tests" / "e2e" / "container" / "python-standin.Containerfile"), str(work), conf=conf)
     release = ROOT / ".build" / "release" / "prefect-worker"
     assert release.exists(), "scripts/test builds the release binary before the end-to-end tests"
     (work / "binary" / "src" / ".build" / "release").mkdir(parents=True)
     shutil.copy2(release, work / "binary" / "src" / ".build" / "release")
-    subprocess.run(f"tar -C {work / 'binary'} -cf {work / 'binary.tar'} .", shell=True, check=True, timeout=300)
-    podman("import", str(work / "binary.tar"), binary, conf=conf)
+    import_tree(work / "binary", binary, conf)
     commit = subprocess.run([str(ROOT / "scripts" / "git-commit")], capture_output=True, text=True, check=True).stdout.strip()
     # The host's CA certificates for pip: this machine reaches PyPI through a proxy of its own CA.
     podman("build", "--network=host", "--format", "docker", "-v", "/etc/ssl/certs:/etc/ssl/certs:ro",
